@@ -1,0 +1,402 @@
+"""The backward pass: a non-recursive walk over the graph in reverse topological order.
+
+``backward`` first counts, for every node reachable from the outputs, how many of its outputs'
+consumers lie in the graph; then it runs the ready nodes (all consumers done) one by one, applies
+each node's backward rule to the gradient accumulated for it, reduces broadcast dimensions once here
+(``sum_to_shape``) rather than in every rule, and passes the results to the producers of its inputs.
+Leaf gradients are summed in a dictionary and land in ``.grad`` at the end.
+
+Two modes share this walk. The ordinary one runs the rules of built-in primitives on raw NumPy
+arrays (as lean as a hand-written backward). With ``create_graph=True`` the rules receive tensors
+and record their own operations, so the gradients are differentiable again.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Sequence
+
+import numpy as np
+
+from chainrule.autograd.function import Node, Primitive
+from chainrule.autograd.grad_mode import state
+from chainrule.errors import ChainruleError
+from chainrule.tensor import Tensor, wrap
+
+__all__ = ["backward", "grad", "sum_to_shape"]
+
+_getrefcount = sys.getrefcount
+
+
+def sum_to_shape(g: Any, shape: tuple[int, ...]) -> Any:
+    """Undo broadcasting: sum ``g`` (an array or a tensor) down to ``shape``."""
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, s in enumerate(shape) if s == 1 and g.shape[i + lead] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    if lead or g.shape != shape:
+        g = g.reshape(shape)
+    return g
+
+
+def _root_gradients(outputs: Sequence[Tensor], gradients: Sequence[Any] | None,
+                    create_graph: bool) -> list[Any]:
+    grads = []
+    for i, out in enumerate(outputs):
+        if not isinstance(out, Tensor):
+            raise ChainruleError(f"backward: output {i} is a {type(out).__name__}, not a Tensor")
+        if not out.requires_grad:
+            raise ChainruleError(
+                "backward: the tensor does not require grad and has no grad_fn; make sure some input "
+                "was created with requires_grad=True and that the computation ran outside no_grad()")
+        g = None if gradients is None else gradients[i]
+        if g is None:
+            if out._data.size != 1:
+                raise ChainruleError(
+                    f"backward: grad can be implicitly created only for scalar outputs, got shape "
+                    f"{tuple(out._data.shape)}; pass gradient= (a tensor of that shape), or reduce "
+                    "the output first, e.g. y.sum().backward()")
+            g = np.ones_like(out._data)
+        else:
+            tensor_g = g if isinstance(g, Tensor) else None
+            g = g._data if tensor_g is not None else np.asarray(g, dtype=out._data.dtype)
+            if g.shape != out._data.shape:
+                raise ChainruleError(
+                    f"backward: gradient has shape {tuple(g.shape)} but the output has shape "
+                    f"{tuple(out._data.shape)}; they must match")
+            if create_graph and tensor_g is not None:  # keep the gradient's own graph (e.g. v in vᵀJ)
+                grads.append(tensor_g if tensor_g._data.dtype == out._data.dtype else tensor_g.to(out.dtype))
+                continue
+            if g.dtype != out._data.dtype:
+                g = g.astype(out._data.dtype)
+        grads.append(wrap(g) if create_graph else g)
+    return grads
+
+
+def _count_dependencies(roots: list[Node]) -> dict[Node, int]:
+    """For every node reachable from ``roots``: how many edges from other reached nodes point to it."""
+    deps: dict[Node, int] = {}
+    deps_get = deps.get
+    stack = list(roots)
+    push = stack.append
+    for node in stack:  # the list grows while it is walked: a breadth-first sweep, no recursion
+        if node.saved_tensors is None:
+            raise ChainruleError(
+                f"backward: trying to backward through the graph a second time ({node.name()}): its "
+                "saved values were freed after the first backward. Pass retain_graph=True to the "
+                "first backward (or autograd.grad) if you need to backward twice")
+        needs = node.needs_input_grad
+        inputs = node.inputs
+        for i in range(len(inputs)):
+            if needs[i]:
+                parent = inputs[i]._node
+                if parent is not None:
+                    count = deps_get(parent)
+                    if count is None:
+                        deps[parent] = 1
+                        if parent not in roots:
+                            push(parent)
+                    else:
+                        deps[parent] = count + 1
+    return deps
+
+
+def _check_versions(node: Node) -> None:
+    """Raise if a value that ``node`` saved for backward was changed in place since it was saved."""
+    recorded = node.saved_versions
+    saved = node.saved_tensors
+    for i, t in enumerate(node.inputs):
+        if not isinstance(t, Tensor) or t._vc is None:
+            continue
+        before = 0 if recorded is None else recorded[i]
+        now = t._vc[0]
+        if now != before and any(s is t or s is t._data for s in saved):
+            raise ChainruleError(
+                f"backward: a tensor of shape {tuple(t._data.shape)} that {node.name()} saved for "
+                f"its gradient was modified by an in-place operation (version {before} when saved, "
+                f"{now} now). Use an out-of-place operation (e.g. x = x + 1 instead of x += 1), "
+                "or .clone() the tensor before changing it")
+    if node.output_modified:
+        raise ChainruleError(
+            f"backward: the output of {node.name()}, which it saved for its gradient, was modified "
+            "by an in-place operation. Use an out-of-place operation, or .clone() the output first")
+
+
+def _saved_as_tensors(node: Node) -> tuple[Any, ...]:
+    """A primitive's saved arrays as graph tensors: its inputs, its outputs (re-attached to the
+    node), or constants, so that a recorded backward differentiates through them."""
+    outs = node.out_data if type(node.out_data) is tuple else (node.out_data,)
+    result = []
+    for s in node.saved_tensors:
+        found: Any = None
+        for t in node.inputs:
+            if isinstance(t, Tensor) and t._data is s:
+                found = t
+                break
+        if found is None:
+            for i, o in enumerate(outs):
+                if o is s:
+                    found = wrap(s, True, node)
+                    found._out = i
+                    break
+        if found is None:
+            found = wrap(s) if isinstance(s, np.ndarray) else s
+        result.append(found)
+    return tuple(result)
+
+
+def _call_backward(node: Node, g: Any, create_graph: bool) -> tuple[Any, ...]:
+    """Run one node's backward rule and return one gradient (or None) per input."""
+    fn = node.fn
+    _check_versions(node)
+    if node.n_out == 1:
+        gs = (g,)
+    else:
+        gs = tuple(_materialize(node, i, x, create_graph) for i, x in enumerate(g))
+    if issubclass(fn, Primitive):
+        if create_graph:
+            arrays = node.saved_tensors
+            node.saved_tensors = _saved_as_tensors(node)
+            try:
+                return fn.backward(node, *gs)
+            finally:
+                node.saved_tensors = arrays
+        return fn.backward(node, *gs)
+    previous = state.enabled
+    state.enabled = create_graph
+    try:
+        result = fn.backward(node, *(x if x is None or create_graph else wrap(x) for x in gs))
+    finally:
+        state.enabled = previous
+    if type(result) is not tuple:
+        result = (result,)
+    if not create_graph:
+        result = tuple(r._data if isinstance(r, Tensor) else r for r in result)
+    if len(result) != len(node.inputs):
+        raise ChainruleError(
+            f"{fn.__name__}.backward returned {len(result)} gradients but forward took "
+            f"{len(node.inputs)} arguments; return one per argument (None where there is none)")
+    return result
+
+
+def _materialize(node: Node, i: int, g: Any, create_graph: bool) -> Any:
+    if g is not None or not node.materialize_grads:
+        return g
+    shape, dtype = node.out_meta[i]
+    z = np.zeros(shape, dtype)
+    return wrap(z) if create_graph else z
+
+
+def _accumulate_multi(grads: dict[Node, Any], node: Node, index: int, g: Any) -> None:
+    """Add ``g`` to the gradient of output ``index`` of a node with several outputs."""
+    slots = grads.get(node)
+    if slots is None:
+        slots = grads[node] = [None] * node.n_out
+    slots[index] = g if slots[index] is None else slots[index] + g
+
+
+def _run_watchers(node: Node, g: Any, create_graph: bool) -> Any:
+    """Call hooks and keep ``.grad`` for watched non-leaf outputs of ``node``."""
+    for ref in node.watchers or ():
+        t = ref()
+        if t is None or t._node is not node:
+            continue
+        index = t._out
+        gi = g if node.n_out == 1 else g[index]
+        if gi is None:
+            continue
+        gi = _apply_hooks(t, gi, create_graph)
+        if t._extra.retains_grad:
+            value = gi if create_graph else wrap(gi.copy())
+            t.grad = value if t.grad is None else t.grad + value
+        if node.n_out == 1:
+            g = gi
+        else:
+            g[index] = gi
+    return g
+
+
+def _apply_hooks(t: Tensor, g: Any, create_graph: bool) -> Any:
+    if t._extra is None:
+        return g
+    for hook in t._extra.hooks:
+        result = hook(g if create_graph else wrap(g))
+        if result is not None:
+            g = result if create_graph else result._data
+    return g
+
+
+def _as_leaf_grad(g: Any, t: Tensor) -> np.ndarray:
+    """An array for ``t.grad``: ``g`` itself when nothing else can see it, else a copy."""
+    if g.__class__ is not np.ndarray:
+        return np.array(g, dtype=t._data.dtype)
+    if g.base is None and _getrefcount(g) <= 3 and g.flags.writeable:
+        return g
+    return g.copy()
+
+
+def _walk(outputs: Sequence[Tensor], root_grads: list[Any], create_graph: bool,
+          retain_graph: bool, capture: dict[int, Any] | None) -> dict[Any, Any]:
+    """Propagate ``root_grads`` from ``outputs``; return the summed gradient of each leaf reached.
+
+    Tensors listed in ``capture`` (by ``id``) get their total gradient stored there instead.
+    """
+    leaf_grads: dict[Any, Any] = {}
+    grads: dict[Node, Any] = {}
+    roots: list[Node] = []
+    for out, g in zip(outputs, root_grads):
+        node = out._node
+        if node is None:
+            leaf_grads[out] = g if out not in leaf_grads else leaf_grads[out] + g
+            continue
+        if node.n_out == 1:
+            grads[node] = g if node not in grads else grads[node] + g
+        else:
+            _accumulate_multi(grads, node, out._out, g)
+        if node not in roots:
+            roots.append(node)
+    deps = _count_dependencies(roots)
+    ready = [n for n in roots if n not in deps]
+    captured: dict[Node, list[tuple[int, int]]] = {}
+    for key, t in (capture or {}).items():
+        if t._node is not None:
+            captured.setdefault(t._node, []).append((key, t._out))
+    fast = not create_graph and not state.anomaly
+    grads_get = grads.get
+    grads_pop = grads.pop
+    ready_pop = ready.pop
+    ready_push = ready.append
+    previous = state.enabled
+    state.enabled = create_graph
+    try:
+        while ready:
+            node = ready_pop()
+            g = grads_pop(node, None)
+            in_grads: Any = None
+            if g is not None:
+                if node.watchers is not None:
+                    g = _run_watchers(node, g, create_graph)
+                if captured and node in captured:
+                    for key, index in captured[node]:
+                        capture[key] = g if node.n_out == 1 else g[index]  # type: ignore[index]
+                fn = node.fn
+                if fast and fn.backward_on_arrays and node.n_out == 1 and node.saved_versions is None \
+                        and not node.output_modified:
+                    in_grads = fn.backward(node, g)
+                elif state.anomaly:
+                    from chainrule.autograd.anomaly import checked_backward
+
+                    in_grads = checked_backward(node, g, create_graph, _call_backward)
+                else:
+                    in_grads = _call_backward(node, g, create_graph)
+            inputs = node.inputs
+            needs = node.needs_input_grad
+            for i in range(len(inputs)):
+                t = inputs[i]
+                if not needs[i]:
+                    if in_grads is not None and isinstance(t, Tensor) and t._vc is not None:
+                        _check_versions(node)
+                    continue
+                parent = t._node
+                if in_grads is not None:
+                    gi = in_grads[i]
+                    if gi is not None:
+                        tdata = t._data
+                        if t._vc is not None:
+                            _check_versions(node)
+                        if gi.shape != tdata.shape:
+                            gi = sum_to_shape(gi, tdata.shape)
+                        if gi.dtype is not tdata.dtype and gi.dtype != tdata.dtype:
+                            gi = gi.to(t.dtype) if isinstance(gi, Tensor) else gi.astype(tdata.dtype)
+                        if parent is None:
+                            old = leaf_grads.get(t)
+                            leaf_grads[t] = gi if old is None else old + gi
+                        elif parent.n_out == 1:
+                            old = grads_get(parent)
+                            grads[parent] = gi if old is None else old + gi
+                        else:
+                            _accumulate_multi(grads, parent, t._out, gi)
+                if parent is not None:
+                    left = deps[parent] - 1
+                    deps[parent] = left
+                    if left == 0:
+                        ready_push(parent)
+            if not retain_graph:
+                node.saved_tensors = None  # frees the saved arrays and marks the node as used
+                if node.out_data is not None:
+                    node.out_data = None
+    finally:
+        state.enabled = previous
+    return leaf_grads
+
+
+def backward(outputs: Sequence[Tensor], gradients: Sequence[Any] | None = None,
+             retain_graph: bool = False, create_graph: bool = False,
+             inputs: Sequence[Tensor] | None = None) -> None:
+    """Accumulate the gradients of ``outputs`` into the ``.grad`` of the leaves (or of ``inputs``)."""
+    outputs = tuple(outputs)
+    root_grads = _root_gradients(outputs, gradients, create_graph)
+    capture = None
+    if inputs is not None:
+        inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+        capture = {id(t): None for t in inputs}
+        targets = {id(t): t for t in inputs}
+    leaf_grads = _walk(outputs, root_grads, create_graph, retain_graph,
+                       None if capture is None else {k: targets[k] for k in capture})
+    if inputs is not None:
+        wanted = {id(t) for t in inputs}
+        leaf_grads = {t: g for t, g in leaf_grads.items() if id(t) in wanted}
+    for t, g in leaf_grads.items():
+        if not t.requires_grad:
+            continue
+        g = _apply_hooks(t, g, create_graph)
+        if create_graph:
+            t.grad = g if t.grad is None else t.grad + g
+        elif t.grad is None:
+            t.grad = wrap(_as_leaf_grad(g, t))
+        elif t.grad.requires_grad:
+            t.grad = wrap(t.grad._data + g)
+        else:
+            np.add(t.grad._data, g, out=t.grad._data)
+
+
+def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
+         grad_outputs: Any = None, retain_graph: bool | None = None, create_graph: bool = False,
+         allow_unused: bool | None = None, materialize_grads: bool = False) -> tuple[Tensor | None, ...]:
+    """The gradients of ``outputs`` with respect to ``inputs``, without touching any ``.grad``.
+
+    As ``torch.autograd.grad``: ``grad_outputs`` weights each output (required for non-scalar ones),
+    ``create_graph=True`` returns differentiable gradients (for second derivatives), and an input that
+    the outputs do not depend on raises unless ``allow_unused=True`` (then its gradient is ``None``,
+    or zeros with ``materialize_grads=True``).
+    """
+    outputs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    if grad_outputs is not None:
+        grad_outputs = (grad_outputs,) if isinstance(grad_outputs, Tensor) else tuple(grad_outputs)
+    if retain_graph is None:
+        retain_graph = create_graph
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise ChainruleError(f"grad: input {i} does not require grad, so it has no gradient")
+    root_grads = _root_gradients(outputs, grad_outputs, create_graph)
+    capture: dict[int, Any] = {id(t): t for t in inputs}
+    leaf_grads = _walk(outputs, root_grads, create_graph, retain_graph, capture)
+    results: list[Tensor | None] = []
+    for i, t in enumerate(inputs):
+        g = leaf_grads.get(t) if t._node is None else capture[id(t)]
+        if g is t:  # a captured non-leaf whose node was never reached
+            g = None
+        if g is None:
+            if materialize_grads:
+                results.append(wrap(np.zeros_like(t._data)))
+                continue
+            if not allow_unused:
+                raise ChainruleError(
+                    f"grad: input {i} (shape {tuple(t._data.shape)}) is not used to compute the "
+                    "outputs; pass allow_unused=True to get None for it")
+            results.append(None)
+            continue
+        results.append(g if isinstance(g, Tensor) else wrap(g if g.__class__ is np.ndarray else np.asarray(g)))
+    return tuple(results)
