@@ -52,16 +52,15 @@ def numerical_jacobian(fn: Callable[..., Any], inputs: Sequence[Any], eps: float
     outputs = _outputs(fn, inputs)
     jac = [[np.zeros((o._data.size, inputs[i]._data.size)) for i in positions] for o in outputs]
     for col, i in enumerate(positions):
-        flat = inputs[i]._data.reshape(-1)  # a view when contiguous: writing it perturbs the input
-        if flat.size and not np.shares_memory(flat, inputs[i]._data):
-            raise ChainruleError(f"gradcheck: input {i} must be contiguous; pass .clone() of it")
-        for j in range(flat.size):
-            original = flat[j]
-            flat[j] = original + eps
+        data = inputs[i]._data  # perturbed in place, element by element, whatever its strides
+        for j in range(data.size):
+            index = np.unravel_index(j, data.shape)
+            original = data[index]
+            data[index] = original + eps
             plus = [o._data.astype(np.float64).reshape(-1) for o in _outputs(fn, inputs)]
-            flat[j] = original - eps
+            data[index] = original - eps
             minus = [o._data.astype(np.float64).reshape(-1) for o in _outputs(fn, inputs)]
-            flat[j] = original
+            data[index] = original
             for k in range(len(outputs)):
                 jac[k][col][:, j] = (plus[k] - minus[k]) / (2 * eps)
     return jac

@@ -11,4 +11,4 @@ _erf_scalar = np.frompyfunc(math.erf, 1, 1)
 
 def erf(x: np.ndarray) -> np.ndarray:
     """The error function, elementwise, in float64."""
-    return _erf_scalar(np.asarray(x, dtype=np.float64)).astype(np.float64)
+    return np.asarray(_erf_scalar(np.asarray(x, dtype=np.float64)), dtype=np.float64)
