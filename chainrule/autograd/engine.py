@@ -231,7 +231,7 @@ def _as_leaf_grad(g: Any, t: Tensor) -> np.ndarray:
     """An array for ``t.grad``: ``g`` itself when nothing else can see it, else a copy."""
     if g.__class__ is not np.ndarray:
         return np.array(g, dtype=t._data.dtype)
-    if g.base is None and _getrefcount(g) <= 3 and g.flags.writeable:
+    if g.base is None and _getrefcount(g) <= 3 and g.flags.writeable:  # only the caller and us hold it
         return g
     return g.copy()
 
@@ -347,7 +347,8 @@ def backward(outputs: Sequence[Tensor], gradients: Sequence[Any] | None = None,
     if inputs is not None:
         wanted = {id(t) for t in inputs}
         leaf_grads = {t: g for t, g in leaf_grads.items() if id(t) in wanted}
-    for t, g in leaf_grads.items():
+    while leaf_grads:
+        t, g = leaf_grads.popitem()  # popped, so that an unshared gradient can be adopted, not copied
         if not t.requires_grad:
             continue
         g = _apply_hooks(t, g, create_graph)

@@ -192,25 +192,18 @@ def _unary(name: str, forward: Callable[..., Any], vjp: Callable[..., Any], save
     """Make a unary primitive from its forward function and its rule ``vjp(g, x, y)``."""
 
     # Parameters after x (slopes, bounds …) are read back from ctx.inputs, so nothing else is stored.
-    if saves_input:
-        def fwd(ctx: Any, x: np.ndarray, *params: Any) -> np.ndarray:
-            y = forward(x, *params)
-            ctx.save_for_backward(x, y)
-            return y
+    def fwd(ctx: Any, x: np.ndarray, *params: Any) -> np.ndarray:
+        y = forward(x, *params)
+        ctx.save_for_backward(x, y) if saves_input else ctx.save_for_backward(y)
+        return y
 
-        def bwd(ctx: Any, g: Any) -> Any:
-            x, y = ctx.saved_tensors
-            params = ctx.inputs[1:]
+    def bwd(ctx: Any, g: Any) -> Any:
+        saved = ctx.saved_tensors
+        x, y = saved if saves_input else (None, saved[0])
+        params = ctx.inputs[1:]
+        if params:
             return (vjp(g, x, y, *params),) + (None,) * len(params)
-    else:
-        def fwd(ctx: Any, x: np.ndarray, *params: Any) -> np.ndarray:
-            y = forward(x, *params)
-            ctx.save_for_backward(y)
-            return y
-
-        def bwd(ctx: Any, g: Any) -> Any:
-            params = ctx.inputs[1:]
-            return (vjp(g, None, ctx.saved_tensors[0], *params),) + (None,) * len(params)
+        return (vjp(g, x, y),)
 
     return type(name, (Primitive,), {"forward": staticmethod(fwd), "backward": staticmethod(bwd),
                                       "__doc__": doc, "__module__": __name__})

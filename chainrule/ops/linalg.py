@@ -23,6 +23,8 @@ class Matmul(Primitive):
         # C = A B: dA = G Bᵀ, dB = Aᵀ G; 1-D operands are lifted to matrices and dropped again
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
+        if a.ndim == 2 and b.ndim == 2:
+            return (g @ b.T if need_a else None), (a.T @ g if need_b else None)
         a2 = a if a.ndim > 1 else a.reshape(1, -1)
         b2 = b if b.ndim > 1 else b.reshape(-1, 1)
         g2 = g.reshape(_product_shape(a2.shape, b2.shape))
