@@ -23,9 +23,15 @@ from chainrule.ops.elementwise import (abs, add, bitwise_and, bitwise_not, bitwi
                                        minimum, mul, ne, neg, pow, reciprocal, relu, remainder, round, rsqrt,
                                        sigmoid, sign, silu, sin, softplus, sqrt, square, sub, tan, tanh,
                                        trunc, where)
-from chainrule.ops.linalg import matmul
-from chainrule.ops.reduce import mean, sum
-from chainrule.ops.shape import permute, reshape, transpose
+from chainrule.ops.index import (argwhere, gather, index_add, index_put, index_select, masked_fill,
+                                 masked_select, nonzero, scatter, scatter_add, take_along_dim)
+from chainrule.ops.linalg import bmm, dot, einsum, matmul, mm, mv, outer
+from chainrule.ops.nnops import log_softmax, softmax
+from chainrule.ops.reduce import (all, amax, amin, any, argmax, argmin, count_nonzero, cumsum, logsumexp, max,
+                                  mean, min, norm, prod, std, sum, var)
+from chainrule.ops.shape import (broadcast_to, cat, chunk, clone, concat, concatenate, expand_as, flatten, flip,
+                                 movedim, moveaxis, narrow, pad, permute, repeat, reshape, roll, split, squeeze,
+                                 stack, swapaxes, swapdims, t, tile, transpose, unbind, unflatten, unsqueeze)
 from chainrule.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 
 __version__ = "0.1.0"

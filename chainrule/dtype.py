@@ -75,11 +75,14 @@ def from_numpy_dtype(np_dtype: np.dtype) -> dtype:
 
 
 def to_numpy_dtype(d: object) -> np.dtype:
-    """Accept a chainrule dtype, a NumPy dtype or a type name and return the NumPy dtype."""
+    """Accept a chainrule dtype, a NumPy dtype or a type name and return the NumPy dtype.
+
+    As in PyTorch, the Python types mean ``float`` → float64, ``int`` → int64, ``bool`` → bool.
+    """
     if isinstance(d, dtype):
         return d.numpy
     if d is builtins_float:
-        return _default_float.numpy
+        return np.dtype(np.float64)
     if d is builtins_int:
         return np.dtype(np.int64)
     if d is builtins_bool:

@@ -73,13 +73,17 @@ def check_device(spec: object) -> None:
 class _Extra:
     """Rarely used per-tensor state, allocated on first use so that ordinary tensors stay small."""
 
-    __slots__ = ("hooks", "retains_grad", "base", "view_of_expand")
+    __slots__ = ("hooks", "retains_grad", "base", "view_of_expand", "producers")
 
     def __init__(self) -> None:
         self.hooks: list[Callable[[Tensor], Tensor | None]] = []
         self.retains_grad = False
         self.base: Tensor | None = None
         self.view_of_expand = False
+        # After in-place changes recorded in the graph: (first version, node, output index) for each
+        # node that has produced this tensor, so that operations recorded before a change still
+        # backpropagate into the node that produced the value they used.
+        self.producers: list[tuple[int, Any, int]] | None = None
 
 
 _new = object.__new__
@@ -256,6 +260,15 @@ class Tensor:
             self._vc = [0]
         return self._vc
 
+    def _set_producer(self, node: Any, out: int) -> None:
+        """Make ``node`` (output ``out``) this tensor's producer from its current version on."""
+        extra = self._extra_state()
+        if extra.producers is None:
+            extra.producers = [(-1, self._node, self._out)]
+        extra.producers.append((self._version, node, out))
+        self._node = node
+        self._out = out
+
     def _bump_version(self) -> None:
         if self._vc is None:
             self._vc = [1]
@@ -271,6 +284,10 @@ class Tensor:
         return self._data.copy() if force else self._data
 
     def __array__(self, dtype: Any = None, copy: builtins.bool | None = None) -> np.ndarray:
+        if self.requires_grad:
+            raise ChainruleError(
+                "numpy: this tensor requires grad, so converting it to a NumPy array would silently "
+                "drop it from the graph; call .detach() first (np.asarray(t.detach()))")
         array = self._data if dtype is None else self._data.astype(dtype, copy=False)
         return array.copy() if copy else array
 
@@ -416,31 +433,99 @@ def _check_dim(op: str, dim: int, ndim: int) -> int:
     return dim % n
 
 
-def format_tensor(t: Tensor) -> str:
-    """``repr`` in PyTorch's style: ``tensor([1., 2.], requires_grad=True)``."""
-    data = t._data
-    suffix = []
-    default_float = dtypes.get_default_dtype().numpy
-    if data.dtype.kind == "f":
-        integral = data.size == 0 or builtins.bool(np.all(np.isfinite(data) & (data == np.round(data))))
-        body = np.array2string(data, separator=", ", prefix="tensor(", precision=4,
-                               floatmode="maxprec" if integral else "fixed",
-                               suppress_small=False)
-        if data.dtype != default_float:
-            suffix.append(f"dtype=chainrule.{data.dtype.name}")
+# ---------------------------------------------------------------------------- printing
+# PyTorch's print options (torch._tensor_str.PRINT_OPTS defaults): digits after the point, the element
+# count above which a tensor is summarised with "...", the items kept at each end, the line width.
+_PRECISION, _THRESHOLD, _EDGEITEMS, _LINEWIDTH = 4, 1000, 3, 80
+
+
+def _summarized(data: np.ndarray) -> np.ndarray:
+    """The elements a summarised print shows: ``_EDGEITEMS`` at each end of every dimension."""
+    if data.ndim == 0:
+        return data.reshape(-1)
+    rows = data if len(data) <= 2 * _EDGEITEMS else np.concatenate([data[:_EDGEITEMS], data[-_EDGEITEMS:]])
+    return rows.reshape(-1) if data.ndim == 1 else np.concatenate([_summarized(r) for r in rows])
+
+
+def _element_formatter(values: np.ndarray) -> tuple[Callable[[Any], str], builtins.int]:
+    """One function that formats every element alike, and the width it pads to (PyTorch's rules:
+    integral floats print as ``1.``, else 4 decimals, scientific when the magnitudes span more than
+    1000 or leave [1e-4, 1e8])."""
+    if values.dtype.kind != "f":
+        width = max((len(str(v)) for v in values.tolist()), default=1)
+        return (lambda v: str(v).rjust(width)), width
+    finite = values[np.isfinite(values) & (values != 0)].astype(np.float64)
+    spec, point, width = ".0f", ".", 1  # integral floats, and tensors with no nonzero finite value
+    if finite.size:
+        magnitude = np.abs(finite)
+        low, high = magnitude.min(), magnitude.max()
+        if high / low > 1000.0 or high > 1.0e8 or low < 1.0e-4:
+            spec, point = f".{_PRECISION}e", ""
+        elif not np.all(finite == np.ceil(finite)):
+            spec, point = f".{_PRECISION}f", ""
+        width = max(width, max(len(format(v, spec) + point) for v in finite.tolist()))
+
+    def format_float(v: builtins.float) -> str:
+        text = format(v, spec)
+        return (text if not point or not np.isfinite(v) else text + point).rjust(width)
+
+    return format_float, width
+
+
+def _format_block(data: np.ndarray, fmt: Callable[[Any], str], width: builtins.int, indent: builtins.int,
+                  summarize: builtins.bool) -> str:
+    """The bracketed text of ``data``, rows wrapped at the line width and aligned under ``indent``."""
+    if data.ndim == 0:
+        return fmt(data.item())
+    if data.ndim == 1:
+        def row(part: np.ndarray) -> list[str]:
+            return [fmt(v) for v in part.tolist()]
     else:
-        body = np.array2string(data, separator=", ", prefix="tensor(")
-        if data.dtype.kind != "b" and data.dtype != np.int64:
-            suffix.append(f"dtype=chainrule.{data.dtype.name}")
+        def row(part: np.ndarray) -> list[str]:
+            return [_format_block(r, fmt, width, indent + 1, summarize) for r in part]
+    if summarize and len(data) > 2 * _EDGEITEMS:
+        items = row(data[:_EDGEITEMS]) + [" ..." if data.ndim == 1 else "..."] + row(data[-_EDGEITEMS:])
+    else:
+        items = row(data)
+    if data.ndim > 1:
+        return "[" + ("," + "\n" * (data.ndim - 1) + " " * (indent + 1)).join(items) + "]"
+    per_line = max(1, (_LINEWIDTH - indent) // (width + 2))
+    lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
+    return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
+
+
+def format_tensor(t: Tensor) -> str:
+    """``repr`` exactly as PyTorch prints: ``tensor([1.5000, 2.0000], requires_grad=True)``."""
+    data = t._data
+    prefix = "tensor("
+    suffixes = []
+    default_float = dtypes.get_default_dtype().numpy
     if data.size == 0:
         body = "[]"
         if data.ndim != 1:
-            suffix.insert(0, f"size={tuple(data.shape)}")
+            suffixes.append(f"size={tuple(data.shape)}")
+        if data.dtype != default_float:
+            suffixes.append(f"dtype=chainrule.{data.dtype.name}")
+    else:
+        summarize = data.size > _THRESHOLD
+        fmt, width = _element_formatter(_summarized(data) if summarize else data.reshape(-1))
+        body = _format_block(data, fmt, width, len(prefix), summarize)
+        if data.dtype not in (default_float, np.int64, np.bool_):
+            suffixes.append(f"dtype=chainrule.{data.dtype.name}")
     if t._node is not None:
-        suffix.append(f"grad_fn=<{t._node.name()}>")
+        suffixes.append(f"grad_fn=<{t._node.name()}>")
     elif t.requires_grad:
-        suffix.append("requires_grad=True")
-    return "tensor(" + ", ".join([body] + suffix) + ")"
+        suffixes.append("requires_grad=True")
+    text = prefix + body
+    line = len(text) - text.rfind("\n") + 1  # (PyTorch's count, +1 included)
+    for suffix in suffixes:
+        if line + len(suffix) + 2 > _LINEWIDTH:
+            text += ",\n" + " " * len(prefix) + suffix
+            line = len(prefix) + len(suffix)
+        else:
+            text += ", " + suffix
+            line += len(suffix) + 2
+    return text + ")"
 
 
 # ---------------------------------------------------------------------------- NumPy interoperability

@@ -7,14 +7,18 @@ import pytest
 
 import chainrule as cr
 
+IN_CI = os.environ.get("CI", "").lower() == "true"
 
-def pytest_collection_modifyitems(config, items):  # noqa: ARG001 - pytest's hook signature
-    """Under CI=true a skip is a failure: every dependency must be installed there."""
-    if os.environ.get("CI", "").lower() != "true":
-        return
-    for item in items:
-        for marker in item.iter_markers("skip"):
-            raise pytest.UsageError(f"CI=true but {item.nodeid} is marked skip: {marker.kwargs.get('reason')}")
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):  # noqa: ARG001 - pytest's hook signature
+    """Under CI=true a skipped test (by marker or by pytest.skip at run time) is a failure."""
+    outcome = yield
+    report = outcome.get_result()
+    if IN_CI and report.skipped:
+        report.outcome = "failed"
+        reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.longrepr = f"CI=true forbids skipped tests: {item.nodeid} was skipped ({reason})"
 
 
 @pytest.fixture(autouse=True)

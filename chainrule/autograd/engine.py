@@ -74,6 +74,20 @@ def _root_gradients(outputs: Sequence[Tensor], gradients: Sequence[Any] | None,
     return grads
 
 
+def producer(t: Tensor, consumer: Node, i: int) -> tuple[Node | None, int]:
+    """The node (and output index) that produced the value of ``t`` that ``consumer`` used as its
+    input ``i``: ``t``'s current producer, unless ``t`` was changed in place (and re-recorded) after
+    ``consumer`` was recorded."""
+    extra = t._extra
+    if extra is None or extra.producers is None:
+        return t._node, t._out
+    used = 0 if consumer.saved_versions is None else consumer.saved_versions[i]
+    for version, node, out in reversed(extra.producers):
+        if version <= used:
+            return node, out
+    raise AssertionError("unreachable: the first producer covers every version")
+
+
 def _count_dependencies(roots: list[Node]) -> dict[Node, int]:
     """For every node reachable from ``roots``: how many edges from other reached nodes point to it."""
     deps: dict[Node, int] = {}
@@ -90,7 +104,8 @@ def _count_dependencies(roots: list[Node]) -> dict[Node, int]:
         inputs = node.inputs
         for i in range(len(inputs)):
             if needs[i]:
-                parent = inputs[i]._node
+                t = inputs[i]
+                parent = t._node if t._extra is None else producer(t, node, i)[0]
                 if parent is not None:
                     count = deps_get(parent)
                     if count is None:
@@ -146,6 +161,21 @@ def _saved_as_tensors(node: Node) -> tuple[Any, ...]:
     return tuple(result)
 
 
+def _reattach_outputs(node: Node) -> tuple[Any, ...]:
+    """A custom Function's saved tensors, with its own outputs attached to the graph again (forward
+    saw them before they had a node), so that a recorded backward differentiates through them."""
+    outs = node.out_data if type(node.out_data) is tuple else (node.out_data,)
+    result = []
+    for s in node.saved_tensors:
+        for i, o in enumerate(outs):
+            if isinstance(s, Tensor) and o is not None and s._data is o:
+                s = wrap(o, True, node)
+                s._out = i
+                break
+        result.append(s)
+    return tuple(result)
+
+
 def _call_backward(node: Node, g: Any, create_graph: bool) -> tuple[Any, ...]:
     """Run one node's backward rule and return one gradient (or None) per input."""
     fn = node.fn
@@ -165,10 +195,14 @@ def _call_backward(node: Node, g: Any, create_graph: bool) -> tuple[Any, ...]:
         return fn.backward(node, *gs)
     previous = state.enabled
     state.enabled = create_graph
+    saved = node.saved_tensors
+    if create_graph:
+        node.saved_tensors = _reattach_outputs(node)
     try:
         result = fn.backward(node, *(x if x is None or create_graph else wrap(x) for x in gs))
     finally:
         state.enabled = previous
+        node.saved_tensors = saved
     if type(result) is not tuple:
         result = (result,)
     if not create_graph:
@@ -231,7 +265,7 @@ def _as_leaf_grad(g: Any, t: Tensor) -> np.ndarray:
     """An array for ``t.grad``: ``g`` itself when nothing else can see it, else a copy."""
     if g.__class__ is not np.ndarray:
         return np.array(g, dtype=t._data.dtype)
-    if g.base is None and _getrefcount(g) <= 3 and g.flags.writeable:  # only the caller and us hold it
+    if g.base is None and _getrefcount(g) <= 4 and g.flags.writeable:  # only the callers and us hold it
         return g
     return g.copy()
 
@@ -298,7 +332,10 @@ def _walk(outputs: Sequence[Tensor], root_grads: list[Any], create_graph: bool,
                     if in_grads is not None and isinstance(t, Tensor) and t._vc is not None:
                         _check_versions(node)
                     continue
-                parent = t._node
+                if t._extra is None:
+                    parent, out = t._node, t._out
+                else:
+                    parent, out = producer(t, node, i)
                 if in_grads is not None:
                     gi = in_grads[i]
                     if gi is not None:
@@ -316,7 +353,7 @@ def _walk(outputs: Sequence[Tensor], root_grads: list[Any], create_graph: bool,
                             old = grads_get(parent)
                             grads[parent] = gi if old is None else old + gi
                         else:
-                            _accumulate_multi(grads, parent, t._out, gi)
+                            _accumulate_multi(grads, parent, out, gi)
                 if parent is not None:
                     left = deps[parent] - 1
                     deps[parent] = left
@@ -324,6 +361,7 @@ def _walk(outputs: Sequence[Tensor], root_grads: list[Any], create_graph: bool,
                         ready_push(parent)
             if not retain_graph:
                 node.saved_tensors = None  # frees the saved arrays and marks the node as used
+                node.inputs = ()  # and lets the intermediate tensors go
                 if node.out_data is not None:
                     node.out_data = None
     finally:
@@ -337,29 +375,43 @@ def backward(outputs: Sequence[Tensor], gradients: Sequence[Any] | None = None,
     """Accumulate the gradients of ``outputs`` into the ``.grad`` of the leaves (or of ``inputs``)."""
     outputs = tuple(outputs)
     root_grads = _root_gradients(outputs, gradients, create_graph)
-    capture = None
-    if inputs is not None:
+    if inputs is None:
+        leaf_grads = _walk(outputs, root_grads, create_graph, retain_graph, None)
+        targets = list(leaf_grads.items())
+    else:
         inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
-        capture = {id(t): None for t in inputs}
-        targets = {id(t): t for t in inputs}
-    leaf_grads = _walk(outputs, root_grads, create_graph, retain_graph,
-                       None if capture is None else {k: targets[k] for k in capture})
-    if inputs is not None:
-        wanted = {id(t) for t in inputs}
-        leaf_grads = {t: g for t, g in leaf_grads.items() if id(t) in wanted}
-    while leaf_grads:
-        t, g = leaf_grads.popitem()  # popped, so that an unshared gradient can be adopted, not copied
-        if not t.requires_grad:
-            continue
-        g = _apply_hooks(t, g, create_graph)
-        if create_graph:
-            t.grad = g if t.grad is None else t.grad + g
-        elif t.grad is None:
-            t.grad = wrap(_as_leaf_grad(g, t))
-        elif t.grad.requires_grad:
-            t.grad = wrap(t.grad._data + g)
-        else:
-            np.add(t.grad._data, g, out=t.grad._data)
+        capture: dict[int, Any] = {id(t): t for t in inputs}
+        leaf_grads = _walk(outputs, root_grads, create_graph, retain_graph, capture)
+        targets = []
+        for t in inputs:
+            g = leaf_grads.get(t) if t._node is None else capture[id(t)]
+            if g is not None and g is not t:  # a captured non-leaf whose node was never reached is itself
+                targets.append((t, g))
+    leaf_grads.clear()  # so that unshared gradient arrays can be adopted below, not copied
+    previous = state.enabled
+    state.enabled = create_graph  # hooks run, and .grad is accumulated, without recording (unless asked)
+    try:
+        while targets:
+            t, g = targets.pop()
+            if not t.requires_grad:
+                continue
+            g = _apply_hooks(t, g, create_graph) if t._node is None else g
+            _accumulate_grad(t, g, create_graph)
+    finally:
+        state.enabled = previous
+
+
+def _accumulate_grad(t: Tensor, g: Any, create_graph: bool) -> None:
+    """Add ``g`` into ``t.grad``: in place when possible, adopting ``g`` itself when nothing shares it."""
+    if create_graph:
+        g = g if isinstance(g, Tensor) else wrap(g)
+        t.grad = g if t.grad is None else t.grad + g
+    elif t.grad is None:
+        t.grad = wrap(_as_leaf_grad(g, t))
+    elif t.grad.requires_grad:
+        t.grad = wrap(t.grad._data + g)
+    else:
+        np.add(t.grad._data, g, out=t.grad._data)
 
 
 def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],

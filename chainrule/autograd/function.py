@@ -75,8 +75,9 @@ class Node:
         self.materialize_grads = value
 
     def name(self) -> str:
-        """The node's name in PyTorch's style, e.g. ``MulBackward0``."""
-        return f"{self.fn.__name__}Backward0"
+        """The node's name in PyTorch's style: ``MulBackward0`` for built-ins, ``MyFnBackward`` for
+        custom Functions."""
+        return f"{self.fn.__name__}Backward{'0' if self.fn.backward_on_arrays else ''}"
 
     @property
     def next_functions(self) -> tuple[tuple[Any, int], ...]:
@@ -129,7 +130,7 @@ def _new_node(cls: type, args: tuple, needs: Any) -> Node:
     node.needs_input_grad = needs
     node.saved_tensors = ()
     if state.anomaly:
-        node.trace = traceback.extract_stack()[:-3]
+        node.trace = traceback.extract_stack()
     return node
 
 
@@ -207,6 +208,8 @@ class Function:
             return _wrap_plain(arrays_out)
         assert node is not None
         node.saved_versions = input_versions(args)
+        if node.saved_tensors:
+            node.out_data = arrays_out
         return _wrap_outputs(node, arrays_out)
 
 

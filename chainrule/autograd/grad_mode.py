@@ -53,13 +53,24 @@ class _GradModeContext:
         return wrapper  # type: ignore[return-value]
 
 
-class no_grad(_GradModeContext):  # noqa: N801 - PyTorch's spelling
-    """Turn off graph recording: ``with cr.no_grad(): ...`` or ``@cr.no_grad()``."""
+class _BareDecoratorContext(_GradModeContext):
+    """Also usable as a decorator without parentheses (``@cr.no_grad``), as in PyTorch."""
+
+    def __new__(cls, fn: Callable[..., Any] | None = None) -> Any:
+        self = super().__new__(cls)
+        return self(fn) if fn is not None else self
+
+    def __init__(self, fn: Callable[..., Any] | None = None) -> None:
+        pass
+
+
+class no_grad(_BareDecoratorContext):  # noqa: N801 - PyTorch's spelling
+    """Turn off graph recording: ``with cr.no_grad(): ...``, ``@cr.no_grad()`` or ``@cr.no_grad``."""
 
     _target = False
 
 
-class enable_grad(_GradModeContext):  # noqa: N801
+class enable_grad(_BareDecoratorContext):  # noqa: N801
     """Turn graph recording back on inside a ``no_grad`` block."""
 
     _target = True

@@ -28,10 +28,10 @@ def _as_operand(value: Any, np_dtype: np.dtype) -> Any:
     """Cast one operand to the computation dtype (tensors differentiably, scalars untouched)."""
     if isinstance(value, Tensor):
         return value if value._data.dtype == np_dtype else cast(value, np_dtype)
+    if isinstance(value, np.generic):  # before the Python scalars: np.float64 subclasses float
+        return value.item()
     if isinstance(value, _SCALARS):
         return value
-    if isinstance(value, np.generic):
-        return value.item()
     if isinstance(value, (np.ndarray, list, tuple)):
         return np.asarray(value, dtype=np_dtype)
     raise ChainruleError(f"elementwise operation: cannot combine a Tensor with a {type(value).__name__}")
@@ -192,18 +192,34 @@ def _unary(name: str, forward: Callable[..., Any], vjp: Callable[..., Any], save
     """Make a unary primitive from its forward function and its rule ``vjp(g, x, y)``."""
 
     # Parameters after x (slopes, bounds …) are read back from ctx.inputs, so nothing else is stored.
-    def fwd(ctx: Any, x: np.ndarray, *params: Any) -> np.ndarray:
-        y = forward(x, *params)
-        ctx.save_for_backward(x, y) if saves_input else ctx.save_for_backward(y)
-        return y
+    # The common case, no parameters, gets its own short forward and backward: they run on every op.
+    if vjp.__code__.co_argcount > 3:
+        def fwd(ctx: Any, x: np.ndarray, *params: Any) -> np.ndarray:
+            y = forward(x, *params)
+            ctx.save_for_backward(x, y)
+            return y
 
-    def bwd(ctx: Any, g: Any) -> Any:
-        saved = ctx.saved_tensors
-        x, y = saved if saves_input else (None, saved[0])
-        params = ctx.inputs[1:]
-        if params:
+        def bwd(ctx: Any, g: Any) -> Any:
+            x, y = ctx.saved_tensors
+            params = ctx.inputs[1:]
             return (vjp(g, x, y, *params),) + (None,) * len(params)
-        return (vjp(g, x, y),)
+    elif saves_input:
+        def fwd(ctx: Any, x: np.ndarray) -> np.ndarray:
+            y = forward(x)
+            ctx.save_for_backward(x, y)
+            return y
+
+        def bwd(ctx: Any, g: Any) -> Any:
+            x, y = ctx.saved_tensors
+            return (vjp(g, x, y),)
+    else:
+        def fwd(ctx: Any, x: np.ndarray) -> np.ndarray:
+            y = forward(x)
+            ctx.save_for_backward(y)
+            return y
+
+        def bwd(ctx: Any, g: Any) -> Any:
+            return (vjp(g, None, ctx.saved_tensors[0]),)
 
     return type(name, (Primitive,), {"forward": staticmethod(fwd), "backward": staticmethod(bwd),
                                       "__doc__": doc, "__module__": __name__})
@@ -310,7 +326,12 @@ def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
     """``input - alpha * other`` with broadcasting."""
     if alpha != 1:
         other = mul(other, alpha)
-    return Sub.apply(*promote(input, other))
+    try:
+        return Sub.apply(*promote(input, other))
+    except TypeError:  # NumPy refuses bool - bool; say what to do instead
+        raise ChainruleError(
+            "sub: subtraction with a bool tensor is not supported; use ^ or logical_xor() for two "
+            "masks, ~mask or logical_not() to invert one, or convert with .int() first") from None
 
 
 def mul(input: Any, other: Any) -> Tensor:
@@ -324,6 +345,8 @@ def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
         return Div.apply(*_float_operands(input, other))
     a, b = promote(input, other)
     ad, bd = _array(a), _array(b)
+    if np.result_type(ad, bd) == np.bool_:
+        raise ChainruleError(f"div: rounding_mode={rounding_mode!r} is not defined for bool tensors; convert with .int() first")
     if rounding_mode == "floor":
         out = np.floor_divide(ad, bd) if np.result_type(ad, bd).kind in "iu" else np.floor(ad / bd)
     elif rounding_mode == "trunc":

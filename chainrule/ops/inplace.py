@@ -85,14 +85,41 @@ def apply_inplace(op_name: str, target: Tensor, op: Callable[..., Tensor], *args
     old = wrap(target._data, target.requires_grad, target._node)
     old._out = target._out
     old._vc = target._shared_version_counter()
+    args = tuple(old if a is target else a for a in args)  # x.mul_(x): both operands are the old value
     new = op(old, *args)
+    _keep_old_value(new, old, args)
     _write(op_name, target, new._data)
     target._bump_version()
     _mark_saved_output_modified(target)
-    target._node = new._node
-    target._out = new._out
+    target._set_producer(new._node, new._out)
     target.requires_grad = new.requires_grad
     return target
+
+
+def _keep_old_value(new: Tensor, old: Tensor, args: tuple[Any, ...]) -> None:
+    """The nodes just recorded by the operation (those between ``old``/``args`` and ``new``) may have
+    saved the old value for their backward, and it is about to be overwritten: give them a copy
+    instead (PyTorch clones the original value for such in-place operations too)."""
+    memory = old._data
+    copy = None
+    stack = [] if new._node is None or new._node is old._node else [new._node]
+    seen = set()
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        saved = node.saved_tensors
+        if saved and any(s is memory or s is old for s in saved):
+            if copy is None:
+                copy = memory.copy()
+            node.saved_tensors = tuple(copy if s is memory else s for s in saved)
+        for t in node.inputs:
+            if isinstance(t, Tensor) and t._node is not None and t is not old and all(t is not a for a in args):
+                stack.append(t._node)
+    if copy is not None:
+        old._data = copy
+        old._vc = [old._vc[0]]  # the copy keeps this version whatever happens to the target later
 
 
 def _check_recordable(op_name: str, target: Tensor) -> None:
@@ -103,12 +130,11 @@ def _check_recordable(op_name: str, target: Tensor) -> None:
             "refers to. Update parameters inside `with chainrule.no_grad():`, or use an "
             "out-of-place operation (x = x + y)")
     base = target._extra.base if target._extra is not None else None
-    if base is not None and base.requires_grad:
+    if base is not None:  # the base shares the new values but would miss their graph
         raise ChainruleError(
-            f"{op_name}: in-place change of a view (shape {tuple(target._data.shape)}) of a tensor "
-            f"that requires grad (shape {tuple(base._data.shape)}) is not supported while gradients "
-            "are recorded; use an out-of-place operation, or index the base directly "
-            "(base[index] = value)")
+            f"{op_name}: in-place change of a view (shape {tuple(target._data.shape)}) of another "
+            f"tensor (shape {tuple(base._data.shape)}) is not supported while gradients are recorded; "
+            "use an out-of-place operation, or index the base directly (base[index] = value)")
 
 
 def _write(op_name: str, target: Tensor, result: np.ndarray) -> None:
@@ -202,15 +228,19 @@ def clamp_(self: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A
     return apply_inplace("clamp_", self, lambda x: ew.clamp(x, min, max))
 
 
-def _constant_like(x: Tensor, value: Any) -> Tensor:
-    return wrap(np.broadcast_to(np.asarray(value, dtype=x._data.dtype), x._data.shape))
+def _replaced(x: Tensor, value: Any) -> Tensor:
+    """``value`` (broadcast, in ``x``'s dtype) in place of ``x``'s values, keeping ``x`` in the graph:
+    d/dx = 0, d/dvalue = 1 (summed over broadcasts). ``where`` rather than ``x * 0 + value``, which
+    would turn an infinite or NaN old value into NaN."""
+    value = value if isinstance(value, Tensor) else wrap(np.asarray(value))
+    return ew.Where.apply(np.True_, value.to(x.dtype), x)
 
 
 def fill_(self: Tensor, value: Any) -> Tensor:
     """Set every element to ``value`` (a number or a one-element tensor)."""
     if isinstance(value, Tensor):
         return copy_(self, value)
-    return apply_inplace("fill_", self, lambda x: _constant_like(x, value),
+    return apply_inplace("fill_", self, lambda x: _replaced(x, value),
                          direct=lambda target: target.fill(value))
 
 
@@ -222,14 +252,10 @@ def zero_(self: Tensor) -> Tensor:
 def copy_(self: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
     """Copy ``src`` (broadcast to this tensor's shape, converted to its dtype) into this tensor."""
 
-    def copied(x: Tensor, source: Any) -> Tensor:
-        source = source if isinstance(source, Tensor) else wrap(np.asarray(source))
-        return ew.add(ew.mul(x, 0), source.to(x.dtype))  # d/dx = 0, d/dsource = 1 (summed over broadcasts)
-
     def direct(target: np.ndarray, source: Any) -> None:
         np.copyto(target, source, casting="unsafe")
 
-    return apply_inplace("copy_", self, copied, src, direct=direct)
+    return apply_inplace("copy_", self, _replaced, src, direct=direct)
 
 
 def _random_fill(name: str, self: Tensor, draw: Callable[[np.random.Generator, tuple[int, ...]], np.ndarray],
@@ -255,14 +281,11 @@ def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: Gen
 
 def setitem(self: Tensor, key: Any, value: Any) -> None:
     """``x[key] = value``: recorded as a differentiable ``index_put`` when gradients are involved."""
-    from chainrule.ops.index import normalize_key, put
+    from chainrule.ops.index import normalize_key, put, put_at
 
-    array_key = normalize_key(key, self._data.shape)
-
-    def direct(target: np.ndarray, source: Any) -> None:
-        target[array_key] = source
-
-    apply_inplace("setitem", self, lambda x, v: put(x, array_key, v), value, direct=direct)
+    array_key = normalize_key(key, self._data.shape, "setitem")
+    apply_inplace("setitem", self, lambda x, v: put(x, array_key, v), value,
+                  direct=lambda target, source: put_at(target, array_key, source))
 
 
 TENSOR_METHODS: dict[str, Callable[..., Any]] = {

@@ -1,0 +1,424 @@
+"""The shared benchmark harness: same inputs, same threads, interleaved timing, checked losses.
+
+A benchmark module declares a list of :class:`Workload` objects. Each workload generates its inputs
+once with NumPy (float32), and gives, per framework ("chainrule", "torch", "numpy" for the
+hand-written reference, optionally "jax"), a ``setup(data)`` that builds that framework's state from
+copies of those arrays and returns a :class:`Prepared`: a zero-argument ``step()`` (one forward and
+backward, returning the loss) and a ``grads()`` that returns the gradients the last step computed.
+
+:func:`run_benchmark` then
+
+1. pins every thread pool (BLAS and OpenMP through threadpoolctl, ``torch.set_num_threads``) to the
+   same count and records it;
+2. warms every framework up and picks one number of calls ``N`` per repetition for all of them;
+3. times ``N`` calls per framework, round-robin, for several repetitions (starting with a different
+   framework each time, so that no framework always runs first);
+4. checks that every framework computed the same loss (and the same gradients) and raises
+   :class:`CheckFailed` if not;
+5. renders the results as Markdown (best, median, min–max per framework; the ratios
+   chainrule/torch and chainrule/numpy from the best runs, medians beside).
+
+:func:`write_section` puts that Markdown into BENCHMARKS.md, replacing only this benchmark's section.
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib
+import importlib.util
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+FRAMEWORKS = ("chainrule", "torch", "numpy", "jax")
+REFERENCE = "numpy"  # the hand-written reference every other framework's loss is compared with
+LOSS_RTOL, LOSS_ATOL = 1e-4, 1e-6  # float32 computed in a different order by each framework
+GRAD_RTOL, GRAD_ATOL = 1e-4, 1e-6  # per gradient array, on the Euclidean norm of the difference
+ROOT = Path(__file__).resolve().parent.parent
+BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
+
+
+class CheckFailed(Exception):
+    """Frameworks disagree on a loss or a gradient: the timings compare different computations."""
+
+
+@dataclass
+class Prepared:
+    """One framework's ready-to-run workload."""
+
+    step: Callable[[], Any]  # one forward + backward; returns the loss (a scalar of any framework)
+    grads: Callable[[], list[np.ndarray]]  # the gradients computed by the last step, as arrays
+    note: str = ""  # how this framework computes the workload, when it is worth saying
+
+
+@dataclass
+class Workload:
+    """A computation timed in every framework from the same inputs."""
+
+    name: str  # short label, used in tables
+    description: str  # one line: what is computed
+    make_data: Callable[[], dict[str, np.ndarray]]  # the shared inputs, generated once with NumPy
+    setups: dict[str, Callable[[dict[str, np.ndarray]], Prepared]]  # framework -> setup
+    targets: dict[str, float] = field(default_factory=dict)  # "torch"/"numpy" -> wanted ratio bound
+
+
+@dataclass
+class Result:
+    """Timings (seconds per call, one entry per repetition) and checks of one workload."""
+
+    workload: Workload
+    calls: int  # calls per repetition
+    times: dict[str, list[float]]  # framework -> seconds per call, per repetition
+    loss: float
+    notes: dict[str, str]
+
+    def best(self, framework: str) -> float:
+        return min(self.times[framework])
+
+    def median(self, framework: str) -> float:
+        return statistics.median(self.times[framework])
+
+    def ratio(self, other: str, stat: Callable[[str], float]) -> float | None:
+        if "chainrule" not in self.times or other not in self.times:
+            return None
+        return stat("chainrule") / stat(other)
+
+
+@dataclass
+class Settings:
+    """How hard to measure: ``quick`` is a correctness check, not a measurement."""
+
+    repeats: int = 20  # many short repetitions: the best one is more likely undisturbed
+    rep_seconds: float = 0.1  # aim for this much time per framework per repetition
+    warmup_seconds: float = 0.2
+    threads: int = 1  # one thread by default: steadier timings, and these workloads are small
+    clock: str = "wall"  # "wall": time.perf_counter; "cpu": time.process_time (see CLOCKS)
+
+    @classmethod
+    def quick(cls, threads: int) -> Settings:
+        return cls(repeats=2, rep_seconds=0.01, warmup_seconds=0.0, threads=threads)
+
+
+CLOCKS = {
+    "wall": (time.perf_counter, "wall-clock time (`time.perf_counter`)"),
+    # the process's CPU time: not counted while another process has the CPU, so steadier on a
+    # shared machine; with one thread per framework it is the time the computation itself took
+    "cpu": (time.process_time, "CPU time of the process (`time.process_time`), one thread"),
+}
+
+
+# ---------------------------------------------------------------------------- frameworks and threads
+def available_frameworks() -> list[str]:
+    """The frameworks importable here: chainrule and numpy always, torch and jax when installed."""
+    return [fw for fw in FRAMEWORKS if fw in ("chainrule", "numpy") or importlib.util.find_spec(fw)]
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def pin_threads(threads: int, frameworks: Sequence[str]) -> list[dict[str, Any]]:
+    """Limit BLAS/OpenMP pools and torch's intra-op pool to ``threads``; return threadpoolctl's view.
+
+    Import the frameworks first, so that the thread pools they load are found and limited too.
+    JAX (XLA) threads are set through ``XLA_FLAGS`` before jax is imported, see :func:`import_frameworks`.
+    """
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    if "torch" in frameworks:
+        import torch
+
+        torch.set_num_threads(threads)
+    threadpool_limits(limits=threads)  # stays in force for the rest of the process
+    return threadpool_info()
+
+
+def import_frameworks(frameworks: Sequence[str], threads: int) -> None:
+    """Import each framework once, before pinning threads (JAX reads its thread flags at import)."""
+    if "jax" in frameworks and threads == 1:
+        flags = os.environ.get("XLA_FLAGS", "")
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false".strip()
+    for fw in frameworks:
+        importlib.import_module(fw)
+
+
+def machine_description(frameworks: Sequence[str], threads: int, pools: list[dict[str, Any]]) -> list[str]:
+    """Lines describing the machine, the library versions and the thread settings."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = [f"Python {platform.python_version()}", f"NumPy {np.__version__}"]
+    versions += [f"{fw} {getattr(sys.modules[fw], '__version__', '?')}" for fw in frameworks if fw != "numpy"]
+    commit = _git_commit()
+    if commit:
+        versions.append(f"chainrule commit {commit}")
+    blas = "; ".join(_describe_pool(p) for p in pools)
+    framework_threads = ""
+    if "torch" in frameworks:
+        framework_threads += f", torch.get_num_threads() = {sys.modules['torch'].get_num_threads()}"
+    if "jax" in frameworks:
+        framework_threads += f", XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}"
+    return [
+        f"CPU: {cpu}, {os.cpu_count()} logical CPUs ({usable_cpus()} usable by this process), "
+        f"{platform.system()} {platform.release()}",
+        "Software: " + ", ".join(versions),
+        f"Threads: {threads} for every framework{framework_threads}; thread pools: {blas or 'none found'}",
+    ]
+
+
+def _describe_pool(pool: dict[str, Any]) -> str:
+    """One thread pool from threadpoolctl, e.g. ``openblas 0.3.27 (numpy.libs/libscipy_openblas…so, 1 thread)``."""
+    parts = Path(pool.get("filepath", "")).parts
+    where = "/".join(parts[parts.index("site-packages") + 1:] if "site-packages" in parts else parts[-1:])
+    details = [where, f"{pool.get('num_threads')} thread(s)"]
+    if pool.get("architecture"):
+        details.append(str(pool["architecture"]))
+    return f"{pool.get('internal_api')} {pool.get('version') or ''}".strip() + f" ({', '.join(details)})"
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+# ---------------------------------------------------------------------------- measuring
+def as_float(value: Any) -> float:
+    """A framework's scalar loss as a Python float (without torch's requires-grad warning)."""
+    detach = getattr(value, "detach", None)
+    if detach is not None:
+        value = detach()
+    return float(np.asarray(value))
+
+
+def _time_calls(step: Callable[[], Any], calls: int, clock: Callable[[], float]) -> tuple[float, Any]:
+    """Seconds per call over ``calls`` consecutive calls, and the last call's loss."""
+    start = clock()
+    for _ in range(calls):
+        loss = step()
+    return (clock() - start) / calls, loss
+
+
+def _warm_up(step: Callable[[], Any], seconds: float, clock: Callable[[], float]) -> tuple[float, Any]:
+    """Run ``step`` for about ``seconds`` (at least 3 calls); return the median call time and a loss."""
+    elapsed = []
+    deadline = time.perf_counter() + seconds
+    while len(elapsed) < 3 or time.perf_counter() < deadline:
+        seconds_per_call, loss = _time_calls(step, 1, clock)
+        elapsed.append(seconds_per_call)
+    return statistics.median(elapsed), loss
+
+
+def measure(workload: Workload, frameworks: Sequence[str], settings: Settings) -> Result:
+    """Time ``workload`` in each framework, round-robin; check that losses and gradients agree."""
+    data = workload.make_data()
+    prepared = {fw: workload.setups[fw](data) for fw in frameworks if fw in workload.setups}
+    order = list(prepared)
+    losses: dict[str, list[float]] = {fw: [] for fw in order}
+    clock = CLOCKS[settings.clock][0]
+    per_call = {}
+    for fw in order:
+        per_call[fw], loss = _warm_up(prepared[fw].step, settings.warmup_seconds, clock)
+        losses[fw].append(as_float(loss))
+    calls = max(1, round(settings.rep_seconds / max(per_call.values())))
+    times: dict[str, list[float]] = {fw: [] for fw in order}
+    for rep in range(settings.repeats):
+        for fw in order[rep % len(order):] + order[:rep % len(order)]:
+            seconds, loss = _time_calls(prepared[fw].step, calls, clock)
+            times[fw].append(seconds)
+            losses[fw].append(as_float(loss))
+    loss = check_losses(workload.name, losses)
+    check_gradients(workload.name, {fw: p.grads() for fw, p in prepared.items()})
+    notes = {fw: p.note for fw, p in prepared.items() if p.note}
+    return Result(workload, calls, times, loss, notes)
+
+
+def check_losses(name: str, losses: dict[str, list[float]]) -> float:
+    """The reference loss, after checking every recorded loss of every framework against it."""
+    reference = REFERENCE if REFERENCE in losses else next(iter(losses))
+    expected = losses[reference][0]
+    bad = [f"{fw}: {value!r}" for fw, values in losses.items() for value in values
+           if not abs(value - expected) <= LOSS_RTOL * abs(expected) + LOSS_ATOL]
+    if bad:
+        raise CheckFailed(
+            f"{name}: losses differ from the {reference} reference {expected!r} by more than "
+            f"rtol={LOSS_RTOL}, atol={LOSS_ATOL}: " + ", ".join(sorted(set(bad))))
+    return expected
+
+
+def check_gradients(name: str, grads: dict[str, list[np.ndarray]]) -> None:
+    """Raise unless every framework's gradients match the reference's, array by array."""
+    reference = REFERENCE if REFERENCE in grads else next(iter(grads))
+    expected = [np.asarray(g, dtype=np.float64) for g in grads[reference]]
+    for fw, arrays in grads.items():
+        if len(arrays) != len(expected):
+            raise CheckFailed(f"{name}: {fw} returned {len(arrays)} gradients, {reference} {len(expected)}")
+        for i, (got, want) in enumerate(zip(arrays, expected)):
+            got = np.asarray(got, dtype=np.float64)
+            if got.shape != want.shape:
+                raise CheckFailed(f"{name}: {fw} gradient {i} has shape {got.shape}, "
+                                  f"{reference} {want.shape}")
+            error = float(np.linalg.norm(got - want))
+            allowed = GRAD_RTOL * float(np.linalg.norm(want)) + GRAD_ATOL * np.sqrt(want.size)
+            if not error <= allowed:
+                raise CheckFailed(
+                    f"{name}: {fw} gradient {i} (shape {want.shape}) differs from {reference}'s: "
+                    f"|difference| = {error:.3g} > {allowed:.3g} (rtol={GRAD_RTOL}, atol={GRAD_ATOL})")
+
+
+# ---------------------------------------------------------------------------- reporting
+def _us(seconds: float) -> str:
+    us = seconds * 1e6
+    return f"{us:.1f}" if us < 1000 else f"{us:,.0f}"
+
+
+def _ratio_text(result: Result, other: str, bold: bool = False) -> str:
+    """``best (median)`` of chainrule's time over ``other``'s, or ``n/a``."""
+    best, median = result.ratio(other, result.best), result.ratio(other, result.median)
+    if best is None or median is None:
+        return "n/a"
+    return f"**{best:.2f}** ({median:.2f})" if bold else f"{best:.2f} ({median:.2f})"
+
+
+def _target_cell(result: Result, other: str) -> str:
+    target = result.workload.targets.get(other)
+    best = result.ratio(other, result.best)
+    if target is None:
+        return "–"
+    if best is None:
+        return f"≤ {target:g}"
+    return f"≤ {target:g} {'met' if best <= target else '**missed**'}"
+
+
+def render(title: str, results: Sequence[Result], settings: Settings, machine: list[str],
+           command: str) -> str:
+    """The Markdown section of one benchmark (without its markers)."""
+    frameworks = [fw for fw in FRAMEWORKS if any(fw in r.times for r in results)]
+    lines = [
+        f"Command: `{command}` (run {datetime.date.today().isoformat()}; {settings.repeats} "
+        f"repetitions per framework, interleaved round-robin, after a warm-up; "
+        f"{CLOCKS[settings.clock][1]}).",
+        "",
+        *[f"- {line}" for line in machine],
+        "",
+        "Ratios of chainrule's time to the other framework's, from the best repetitions (medians in "
+        "parentheses); below 1 means chainrule is faster.",
+        "",
+        "| workload | chainrule / torch | target | chainrule / numpy | target | loss (all agree) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(f"| {r.workload.name} | {_ratio_text(r, 'torch', bold=True)} | {_target_cell(r, 'torch')} | "
+                     f"{_ratio_text(r, 'numpy', bold=True)} | {_target_cell(r, 'numpy')} | {r.loss:.6g} |")
+    lines += [
+        "",
+        "Time per call (forward + backward) in µs: best, median and min–max over the repetitions "
+        "(each repetition times the given number of consecutive calls).",
+        "",
+        "| workload | calls/rep | " + " | ".join(f"{fw} best | median | min–max" for fw in frameworks) + " |",
+        "|---|---|" + "---|---|---|" * len(frameworks),
+    ]
+    for r in results:
+        cells = []
+        for fw in frameworks:
+            if fw in r.times:
+                t = r.times[fw]
+                cells.append(f"{_us(min(t))} | {_us(r.median(fw))} | {_us(min(t))}–{_us(max(t))}")
+            else:
+                cells.append("– | – | –")
+        lines.append(f"| {r.workload.name} | {r.calls} | " + " | ".join(cells) + " |")
+    lines += ["", "Workloads:", ""]
+    for r in results:
+        lines.append(f"- **{r.workload.name}**: {r.workload.description}")
+        by_note: dict[str, list[str]] = {}
+        for fw, note in r.notes.items():
+            by_note.setdefault(note, []).append(fw)
+        lines += [f"  - {', '.join(fws)}: {note}" for note, fws in by_note.items()]
+    return "\n".join([f"## {title}", "", *lines, ""])
+
+
+HEADER = """# Benchmarks
+
+chainrule timed against PyTorch, against a hand-written NumPy reference (the explicit forward and
+backward matrix calculus, i.e. what the engine's bookkeeping is measured against) and against JAX
+where it is installed. Every framework starts from the same weights and batches (generated once with
+NumPy, float32), runs on the same number of threads, and must compute the same loss and gradients
+(relative tolerance 1e-4) or the run fails. Regenerate from a checkout with
+
+    python -m benchmarks            # every benchmark
+    python -m benchmarks engine     # one benchmark; rewrites only its own section below
+    python -m benchmarks --quick    # a correctness check: few repetitions, writes nothing
+
+## How to read this
+
+- **Ratios** are chainrule's time divided by the other framework's time for the same workload, from
+  the best repetition of each (the least disturbed one); the ratio of the medians is beside it in
+  parentheses. **Below 1 means chainrule is faster.**
+- Absolute timings drift by up to 30% between sittings (CPU frequency, other load on the machine);
+  only ratios from one run mean anything. Do not compare times across sections or across runs.
+- Frameworks are interleaved round-robin within each repetition, so slow drift hits all of them alike.
+  The garbage collector stays on, as in a real training loop.
+- Times are wall-clock unless the command says `--clock cpu`: then they are the process's CPU time
+  (one thread), which other programs on a shared machine disturb much less.
+- A target such as "≤ 0.7" is what the library aims for on that workload; "missed" marks work to do.
+"""
+
+
+def _markers(name: str) -> tuple[str, str]:
+    return f"<!-- benchmark:{name}:start -->", f"<!-- benchmark:{name}:end -->"
+
+
+def write_section(name: str, body: str, path: Path = BENCHMARKS_MD) -> None:
+    """Replace benchmark ``name``'s section of ``path`` with ``body`` (append it if new), atomically."""
+    text = path.read_text() if path.exists() else HEADER
+    start, end = _markers(name)
+    block = f"{start}\n{body.rstrip()}\n{end}"
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block, text, count=1)
+    else:
+        text = text.rstrip() + "\n\n" + block
+    text = text.rstrip() + "\n"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes the file private; BENCHMARKS.md is an ordinary file
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def run_benchmark(title: str, workloads: Sequence[Workload], frameworks: Sequence[str],
+                  settings: Settings, machine: list[str], command: str,
+                  log: Callable[[str], None] = print) -> str:
+    """Measure every workload and return the Markdown section; raises CheckFailed on a mismatch."""
+    results = []
+    for workload in workloads:
+        log(f"  {workload.name} …")
+        result = measure(workload, frameworks, settings)
+        summary = ", ".join(f"{fw} {_us(result.best(fw))} µs" for fw in result.times)
+        log(f"    loss {result.loss:.6g} agrees; best per call: {summary}; chainrule/torch "
+            f"{_ratio_text(result, 'torch')}, chainrule/numpy {_ratio_text(result, 'numpy')}")
+        results.append(result)
+    return render(title, results, settings, machine, command)

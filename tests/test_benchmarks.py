@@ -1,0 +1,84 @@
+"""The benchmark harness runs, and its loss check really fails when frameworks disagree.
+
+No timing is asserted anywhere: timings depend on the machine. What matters is that every framework
+computes the same loss and gradients, which ``python -m benchmarks --quick`` checks.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(code_or_args: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, *code_or_args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.fixture
+def harness(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks import harness
+
+    return harness
+
+
+def test_quick_engine_run_agrees_on_every_loss_and_writes_nothing() -> None:
+    markdown = ROOT / "BENCHMARKS.md"
+    before = markdown.read_text() if markdown.exists() else None
+    result = _run(["-m", "benchmarks", "--quick", "engine"])
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    assert result.stdout.count("agrees") == 3, result.stdout
+    assert (markdown.read_text() if markdown.exists() else None) == before
+
+
+def test_a_loss_mismatch_fails_the_run_loudly() -> None:
+    code = textwrap.dedent("""
+        import sys, types
+        from benchmarks import __main__ as cli, harness
+
+        def setup(loss):
+            return lambda data: harness.Prepared(lambda: loss, lambda: [])
+
+        bad = types.ModuleType("bad_benchmark")
+        bad.TITLE = "bad"
+        bad.WORKLOADS = [harness.Workload("w", "disagrees", dict,
+                                          {"numpy": setup(1.0), "chainrule": setup(1.01)})]
+        sys.modules["bad_benchmark"] = bad
+        cli.BENCHMARKS["bad"] = "bad_benchmark"
+        sys.exit(cli.main(["--quick", "bad"]))
+    """)
+    result = _run(["-c", code])
+    assert result.returncode == 1, f"{result.stdout}\n{result.stderr}"
+    assert "FAILED" in result.stderr and "losses differ" in result.stderr
+
+
+def test_a_gradient_mismatch_is_caught(harness) -> None:
+    grads = {"numpy": [np.ones(3, np.float32)], "chainrule": [np.array([1, 1, 1.01], np.float32)]}
+    with pytest.raises(harness.CheckFailed, match="chainrule gradient 0"):
+        harness.check_gradients("w", grads)
+    harness.check_gradients("w", {"numpy": grads["numpy"], "chainrule": [np.ones(3) * (1 + 1e-6)]})
+
+
+def test_write_section_replaces_its_own_section_and_keeps_the_others(harness, tmp_path: Path) -> None:
+    path = tmp_path / "BENCHMARKS.md"
+    harness.write_section("one", "## one\nfirst", path)
+    harness.write_section("two", "## two\nsecond", path)
+    harness.write_section("one", "## one\nrewritten", path)
+    text = path.read_text()
+    assert text.startswith(harness.HEADER.splitlines()[0])
+    assert "rewritten" in text and "first" not in text and "second" in text
+    assert text.index("## one") < text.index("## two")
+
+
+def test_chainrule_imports_neither_torch_nor_the_benchmarks() -> None:
+    result = _run(["-c", "import sys, chainrule; print(sorted({'torch', 'benchmarks'} & set(sys.modules)))"])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -1,0 +1,46 @@
+"""The package builds as a wheel, installs into a fresh environment and runs from there."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def _run(args: list[str], cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def test_wheel_installs_and_runs_outside_the_source_tree(tmp_path: Path) -> None:
+    dist = tmp_path / "dist"
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(dist), str(ROOT)],
+         cwd=tmp_path)
+    wheels = list(dist.glob("chainrule-*.whl"))
+    assert len(wheels) == 1, wheels
+
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, system_site_packages=True, with_pip=True)  # reuses numpy where the base has it
+    python = env_dir / "bin" / "python"
+    # numpy comes from the base environment where it has one; otherwise pip installs it
+    _run([str(python), "-m", "pip", "install", "--quiet", str(wheels[0])], cwd=tmp_path)
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    where = _run([str(python), "-c", "import chainrule, sys; print(chainrule.__file__); print(sys.prefix)"],
+                 cwd=elsewhere).stdout.split()
+    assert Path(where[0]).is_relative_to(env_dir), where
+    assert "site-packages" in Path(where[0]).parts
+    assert not Path(where[0]).is_relative_to(ROOT)
+
+    result = _run([str(python), "-m", "chainrule", "--steps", "20"], cwd=elsewhere)
+    assert "final mean squared error" in result.stdout
