@@ -14,6 +14,7 @@ and record their own operations, so the gradients are differentiable again.
 from __future__ import annotations
 
 import sys
+from heapq import heappop, heappush
 from typing import Any, Sequence
 
 import numpy as np
@@ -23,7 +24,7 @@ from chainrule.autograd.grad_mode import state
 from chainrule.errors import ChainruleError
 from chainrule.tensor import Tensor, wrap
 
-__all__ = ["backward", "grad", "sum_to_shape"]
+__all__ = ["backward", "grad", "sum_to_shape", "spread"]
 
 _getrefcount = sys.getrefcount
 
@@ -31,6 +32,8 @@ _getrefcount = sys.getrefcount
 def sum_to_shape(g: Any, shape: tuple[int, ...]) -> Any:
     """Undo broadcasting: sum ``g`` (an array or a tensor) down to ``shape``."""
     lead = g.ndim - len(shape)
+    if lead == 1 and g.shape[1:] == shape:  # a bias: only a leading dimension was added
+        return g.sum(axis=0)
     axes = tuple(range(lead)) + tuple(
         i + lead for i, s in enumerate(shape) if s == 1 and g.shape[i + lead] != 1)
     if axes:
@@ -38,6 +41,26 @@ def sum_to_shape(g: Any, shape: tuple[int, ...]) -> Any:
     if lead or g.shape != shape:
         g = g.reshape(shape)
     return g
+
+
+def spread(g: Any, shape: tuple[int, ...]) -> Any:
+    """Broadcast ``g`` (an array or a tensor) to ``shape``: the inverse of :func:`sum_to_shape`.
+
+    Small arrays are filled into new memory (NumPy's broadcast view costs more to make than that);
+    large ones become a read-only broadcast view, which costs no memory.
+    """
+    if isinstance(g, np.ndarray) and _prod(shape) <= 65536:
+        out = np.empty(shape, g.dtype)
+        out[...] = g
+        return out
+    return np.broadcast_to(g, shape)
+
+
+def _prod(shape: tuple[int, ...]) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n
 
 
 def _root_gradients(outputs: Sequence[Tensor], gradients: Sequence[Any] | None,
@@ -86,35 +109,6 @@ def producer(t: Tensor, consumer: Node, i: int) -> tuple[Node | None, int]:
         if version <= used:
             return node, out
     raise AssertionError("unreachable: the first producer covers every version")
-
-
-def _count_dependencies(roots: list[Node]) -> dict[Node, int]:
-    """For every node reachable from ``roots``: how many edges from other reached nodes point to it."""
-    deps: dict[Node, int] = {}
-    deps_get = deps.get
-    stack = list(roots)
-    push = stack.append
-    for node in stack:  # the list grows while it is walked: a breadth-first sweep, no recursion
-        if node.saved_tensors is None:
-            raise ChainruleError(
-                f"backward: trying to backward through the graph a second time ({node.name()}): its "
-                "saved values were freed after the first backward. Pass retain_graph=True to the "
-                "first backward (or autograd.grad) if you need to backward twice")
-        needs = node.needs_input_grad
-        inputs = node.inputs
-        for i in range(len(inputs)):
-            if needs[i]:
-                t = inputs[i]
-                parent = t._node if t._extra is None else producer(t, node, i)[0]
-                if parent is not None:
-                    count = deps_get(parent)
-                    if count is None:
-                        deps[parent] = 1
-                        if parent not in roots:
-                            push(parent)
-                    else:
-                        deps[parent] = count + 1
-    return deps
 
 
 def _check_versions(node: Node) -> None:
@@ -274,24 +268,24 @@ def _walk(outputs: Sequence[Tensor], root_grads: list[Any], create_graph: bool,
           retain_graph: bool, capture: dict[int, Any] | None) -> dict[Any, Any]:
     """Propagate ``root_grads`` from ``outputs``; return the summed gradient of each leaf reached.
 
-    Tensors listed in ``capture`` (by ``id``) get their total gradient stored there instead.
+    Nodes wait in a heap keyed by their recording number and run from the newest down, so that a
+    node runs only after every consumer that can reach it has added its gradient. Tensors listed in
+    ``capture`` (by ``id``) get their total gradient stored there instead.
     """
     leaf_grads: dict[Any, Any] = {}
     grads: dict[Node, Any] = {}
-    roots: list[Node] = []
+    heap: list[tuple[int, Node]] = []
     for out, g in zip(outputs, root_grads):
         node = out._node
         if node is None:
             leaf_grads[out] = g if out not in leaf_grads else leaf_grads[out] + g
             continue
+        if node not in grads:
+            heappush(heap, (-node.seq, node))
         if node.n_out == 1:
             grads[node] = g if node not in grads else grads[node] + g
         else:
             _accumulate_multi(grads, node, out._out, g)
-        if node not in roots:
-            roots.append(node)
-    deps = _count_dependencies(roots)
-    ready = [n for n in roots if n not in deps]
     captured: dict[Node, list[tuple[int, int]]] = {}
     for key, t in (capture or {}).items():
         if t._node is not None:
@@ -299,71 +293,69 @@ def _walk(outputs: Sequence[Tensor], root_grads: list[Any], create_graph: bool,
     fast = not create_graph and not state.anomaly
     grads_get = grads.get
     grads_pop = grads.pop
-    ready_pop = ready.pop
-    ready_push = ready.append
     previous = state.enabled
     state.enabled = create_graph
     try:
-        while ready:
-            node = ready_pop()
-            g = grads_pop(node, None)
-            in_grads: Any = None
-            if g is not None:
-                if node.watchers is not None:
-                    g = _run_watchers(node, g, create_graph)
-                if captured and node in captured:
-                    for key, index in captured[node]:
-                        capture[key] = g if node.n_out == 1 else g[index]  # type: ignore[index]
-                fn = node.fn
-                if fast and fn.backward_on_arrays and node.n_out == 1 and node.saved_versions is None \
-                        and not node.output_modified:
-                    in_grads = fn.backward(node, g)
-                elif state.anomaly:
-                    from chainrule.autograd.anomaly import checked_backward
+        while heap:
+            node = heappop(heap)[1]
+            g = grads_pop(node)
+            if node.saved_tensors is None:
+                raise ChainruleError(
+                    f"backward: trying to backward through the graph a second time ({node.name()}): "
+                    "its saved values were freed after the first backward. Pass retain_graph=True to "
+                    "the first backward (or autograd.grad) if you need to backward twice")
+            if node.watchers is not None:
+                g = _run_watchers(node, g, create_graph)
+            if captured and node in captured:
+                for key, index in captured[node]:
+                    capture[key] = g if node.n_out == 1 else g[index]  # type: ignore[index]
+            fn = node.fn
+            if fast and fn.backward_on_arrays and node.n_out == 1 and node.saved_versions is None \
+                    and not node.output_modified:
+                in_grads = fn.backward(node, g)
+            elif state.anomaly:
+                from chainrule.autograd.anomaly import checked_backward
 
-                    in_grads = checked_backward(node, g, create_graph, _call_backward)
-                else:
-                    in_grads = _call_backward(node, g, create_graph)
+                in_grads = checked_backward(node, g, create_graph, _call_backward)
+            else:
+                in_grads = _call_backward(node, g, create_graph)
             inputs = node.inputs
             needs = node.needs_input_grad
             for i in range(len(inputs)):
                 t = inputs[i]
                 if not needs[i]:
-                    if in_grads is not None and isinstance(t, Tensor) and t._vc is not None:
+                    if isinstance(t, Tensor) and t._vc is not None:
                         _check_versions(node)
                     continue
+                gi = in_grads[i]
+                if gi is None:
+                    continue
+                tdata = t._data
+                if t._vc is not None:
+                    _check_versions(node)
+                if gi.shape != tdata.shape:
+                    gi = sum_to_shape(gi, tdata.shape)
+                if gi.dtype is not tdata.dtype and gi.dtype != tdata.dtype:
+                    gi = gi.to(t.dtype) if isinstance(gi, Tensor) else gi.astype(tdata.dtype)
                 if t._extra is None:
                     parent, out = t._node, t._out
                 else:
                     parent, out = producer(t, node, i)
-                if in_grads is not None:
-                    gi = in_grads[i]
-                    if gi is not None:
-                        tdata = t._data
-                        if t._vc is not None:
-                            _check_versions(node)
-                        if gi.shape != tdata.shape:
-                            gi = sum_to_shape(gi, tdata.shape)
-                        if gi.dtype is not tdata.dtype and gi.dtype != tdata.dtype:
-                            gi = gi.to(t.dtype) if isinstance(gi, Tensor) else gi.astype(tdata.dtype)
-                        if parent is None:
-                            old = leaf_grads.get(t)
-                            leaf_grads[t] = gi if old is None else old + gi
-                        elif parent.n_out == 1:
-                            old = grads_get(parent)
-                            grads[parent] = gi if old is None else old + gi
-                        else:
-                            _accumulate_multi(grads, parent, out, gi)
-                if parent is not None:
-                    left = deps[parent] - 1
-                    deps[parent] = left
-                    if left == 0:
-                        ready_push(parent)
+                if parent is None:
+                    old = leaf_grads.get(t)
+                    leaf_grads[t] = gi if old is None else old + gi
+                    continue
+                old = grads_get(parent)
+                if old is None:
+                    heappush(heap, (-parent.seq, parent))
+                if parent.n_out == 1:
+                    grads[parent] = gi if old is None else old + gi
+                else:
+                    _accumulate_multi(grads, parent, out, gi)
             if not retain_graph:
                 node.saved_tensors = None  # frees the saved arrays and marks the node as used
                 node.inputs = ()  # and lets the intermediate tensors go
-                if node.out_data is not None:
-                    node.out_data = None
+                node.out_data = None
     finally:
         state.enabled = previous
     return leaf_grads

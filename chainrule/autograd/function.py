@@ -28,6 +28,7 @@ differentiable graph.
 
 from __future__ import annotations
 
+import itertools
 import traceback
 from typing import Any
 
@@ -40,6 +41,10 @@ from chainrule.tensor import Tensor, wrap
 __all__ = ["Function", "Primitive", "Node", "FunctionCtx"]
 
 _new = object.__new__
+# Nodes are numbered in the order they are recorded. A node's inputs were all produced before it, so
+# running nodes from the highest number down visits every consumer before its producers: the
+# engine's topological order, with no pass to count dependencies.
+next_seq = itertools.count().__next__
 
 
 class Node:
@@ -50,10 +55,10 @@ class Node:
     defaults, overridden per node only when needed (recording a node is on every operation's path).
     """
 
-    __slots__ = ("fn", "inputs", "needs_input_grad", "saved_tensors", "__dict__", "__weakref__")
+    __slots__ = ("fn", "inputs", "needs_input_grad", "saved_tensors", "seq", "out_data", "__dict__",
+                 "__weakref__")
 
     saved_versions: tuple[Any, ...] | None = None  # input versions at record time, if any had changed
-    out_data: Any = None  # forward's output array(s), kept only when backward may need them
     n_out = 1
     out_meta: tuple[Any, ...] = ()
     watchers: list[Any] | None = None  # weak references to outputs with hooks or retain_grad
@@ -129,6 +134,8 @@ def _new_node(cls: type, args: tuple, needs: Any) -> Node:
     node.inputs = args
     node.needs_input_grad = needs
     node.saved_tensors = ()
+    node.seq = next_seq()
+    node.out_data = None
     if state.anomaly:
         node.trace = traceback.extract_stack()
     return node
@@ -208,8 +215,7 @@ class Function:
             return _wrap_plain(arrays_out)
         assert node is not None
         node.saved_versions = input_versions(args)
-        if node.saved_tensors:
-            node.out_data = arrays_out
+        node.out_data = arrays_out
         return _wrap_outputs(node, arrays_out)
 
 
@@ -250,13 +256,12 @@ class Primitive(Function):
             node.inputs = args
             node.needs_input_grad = needs
             node.saved_tensors = ()
+            node.seq = next_seq()
             if versioned:
                 node.saved_versions = input_versions(args)
             if state.anomaly:
                 node.trace = traceback.extract_stack()[:-2]
-            out = cls.forward(node, *arrays)
-            if node.saved_tensors:
-                node.out_data = out
+            node.out_data = out = cls.forward(node, *arrays)  # (a recorded backward re-attaches it)
             if out.__class__ is np.ndarray and out.dtype.kind == "f":
                 t = _new(Tensor)
                 t._data = out

@@ -72,31 +72,32 @@ def _key_item(op: str, item: Any) -> Any:
     return array
 
 
-def _normalize(key: Any, shape: tuple[int, ...], op: str) -> tuple[Key, builtins.bool]:
-    """``key`` as a tuple of NumPy objects ending in ``...``, and whether it holds an array."""
+def _convert(key: Any, shape: tuple[int, ...], op: str) -> tuple[list[Any], builtins.bool]:
+    """``key`` as a list of NumPy objects ending in ``...``, and whether it holds an array (no range
+    checks: NumPy makes them while indexing, and :func:`_validate` explains a failure)."""
     if shape and (key.__class__ is slice or key.__class__ is int and -shape[0] <= key < shape[0]):
-        return (key, Ellipsis), False  # the most frequent keys, x[i] and x[a:b], take a short cut
+        return [key, Ellipsis], False  # the most frequent keys, x[i] and x[a:b], take a short cut
     items = [_key_item(op, k) for k in (key if key.__class__ is tuple else (key,))]
-    ndim = len(shape)
-    consumed = 0
-    ellipses = 0
     advanced = False
     for c in items:
-        if c is Ellipsis:
-            ellipses += 1
-        elif c.__class__ is np.ndarray:
+        if c.__class__ is np.ndarray:
             advanced = True
-            consumed += c.ndim if c.dtype.kind == "b" else 1
-        elif c is not None:
-            consumed += 1
-    if ellipses > 1:
+    if not any(c is Ellipsis for c in items):
+        items.append(Ellipsis)  # also makes x[i] of a 1-d x a 0-d view rather than a NumPy scalar
+    return items, advanced
+
+
+def _validate(items: list[Any], shape: tuple[int, ...], op: str) -> None:
+    """Raise a clear error if ``items`` cannot index an array of ``shape``."""
+    ndim = len(shape)
+    consumed = sum(0 if c is Ellipsis or c is None else
+                   (c.ndim if c.__class__ is np.ndarray and c.dtype.kind == "b" else 1) for c in items)
+    if sum(1 for c in items if c is Ellipsis) > 1:
         raise IndexingError(f"{op}: an index can only have a single ellipsis (...)")
     if consumed > ndim:
         raise IndexingError(
             f"{op}: too many indices for a tensor of dimension {ndim} (shape {shape}): the index uses "
             f"{consumed} dimensions")
-    if not ellipses:
-        items.append(Ellipsis)  # also makes x[i] of a 1-d x a 0-d view rather than a NumPy scalar
     dim = 0
     for c in items:
         if c is Ellipsis:
@@ -117,8 +118,13 @@ def _normalize(key: Any, shape: tuple[int, ...], op: str) -> tuple[Key, builtins
                 dim += 1
         elif c is not None:
             dim += 1
-    if advanced:
-        _check_broadcast(op, items)
+    _check_broadcast(op, items)
+
+
+def _normalize(key: Any, shape: tuple[int, ...], op: str) -> tuple[Key, builtins.bool]:
+    """``key`` converted and checked (see :func:`_convert`, :func:`_validate`)."""
+    items, advanced = _convert(key, shape, op)
+    _validate(items, shape, op)
     return tuple(items), advanced
 
 
@@ -241,8 +247,13 @@ def zero_at(g: Any, key: Key) -> Any:
 def getitem(input: Tensor, key: Any) -> Tensor:
     """``input[key]`` with NumPy's (and PyTorch's) rules: a view for ints, slices (any step), None and
     ``...``; a copy for integer/bool arrays, lists or tensors (repeated indices add up in backward)."""
-    array_key, advanced = _normalize(key, input._data.shape, "index")
-    out = Getitem.apply(input, array_key)
+    items, advanced = _convert(key, input._data.shape, "index")
+    array_key = tuple(items)
+    try:
+        out = Getitem.apply(input, array_key)
+    except (IndexError, ValueError):
+        _validate(items, input._data.shape, "index")  # explains what NumPy refused
+        raise
     return out if advanced else share_memory_state(out, input)
 
 

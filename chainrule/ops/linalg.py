@@ -75,7 +75,14 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     """Matrix product with ``torch.matmul``'s rules: 1-D operands act as a row (left) or column
     (right) vector and that dimension is dropped from the result; batch dimensions broadcast."""
     a, b = promote(input, other)
-    sa, sb = _shape_of(a), _shape_of(b)
+    try:
+        return Matmul.apply(a, b)
+    except ValueError:  # NumPy refused the shapes: say which rule they break
+        _explain_matmul_shapes(_shape_of(a), _shape_of(b))
+        raise
+
+
+def _explain_matmul_shapes(sa: tuple[int, ...], sb: tuple[int, ...]) -> None:
     if not sa or not sb:
         raise ChainruleError(
             f"matmul: both arguments need at least one dimension, got shapes {sa} and {sb}; "
@@ -87,7 +94,6 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
         except ValueError:
             raise ChainruleError(
                 f"matmul: batch dimensions of {sa} and {sb} do not broadcast") from None
-    return Matmul.apply(a, b)
 
 
 def mm(input: Tensor, mat2: Tensor) -> Tensor:

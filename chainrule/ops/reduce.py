@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import dtype as dtypes
+from chainrule.autograd.engine import spread
 from chainrule.autograd.function import Primitive
 from chainrule.errors import ChainruleError
 from chainrule.ops.elementwise import maximum, minimum
@@ -128,7 +129,7 @@ class Sum(Primitive):
 
     @staticmethod
     def backward(ctx, g):  # d(Σx)/dx_i = 1: the gradient is spread back over the summed axes
-        return np.broadcast_to(expand_reduced(g, ctx.shape, ctx.axes, ctx.keepdim), ctx.shape), None, None
+        return spread(expand_reduced(g, ctx.shape, ctx.axes, ctx.keepdim), ctx.shape), None, None
 
 
 def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None,  # noqa: A001
