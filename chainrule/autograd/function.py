@@ -251,6 +251,7 @@ class Primitive(Function):
                 arrays.append(a)
                 needs.append(False)
         if record and state.enabled:
+            # _new_node, written out: this runs on every recorded operation, and a call costs
             node = _new(Node)
             node.fn = cls
             node.inputs = args

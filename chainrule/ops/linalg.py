@@ -96,40 +96,37 @@ def _explain_matmul_shapes(sa: tuple[int, ...], sb: tuple[int, ...]) -> None:
                 f"matmul: batch dimensions of {sa} and {sb} do not broadcast") from None
 
 
+def _strict_product(op: str, a: Any, b: Any, ranks: tuple[int, int], use: str) -> Tensor:
+    """``a @ b`` for the products that, unlike matmul, accept exactly the given ranks."""
+    sa, sb = _shape_of(a), _shape_of(b)
+    _check_ranks(op, sa, sb, ranks, use)
+    _check_inner(op, sa, sb)
+    return Matmul.apply(*promote(a, b))
+
+
 def mm(input: Tensor, mat2: Tensor) -> Tensor:
     """The product of an ``(n, m)`` and an ``(m, p)`` matrix (no broadcasting), as ``torch.mm``."""
-    sa, sb = _shape_of(input), _shape_of(mat2)
-    _check_ranks("mm", sa, sb, (2, 2), "use matmul for vectors and batches")
-    _check_inner("mm", sa, sb)
-    return Matmul.apply(*promote(input, mat2))
+    return _strict_product("mm", input, mat2, (2, 2), "use matmul for vectors and batches")
 
 
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     """Batched product ``(b, n, m) @ (b, m, p) -> (b, n, p)``; the batch sizes must be equal."""
     sa, sb = _shape_of(input), _shape_of(mat2)
-    _check_ranks("bmm", sa, sb, (3, 3), "use matmul for other ranks")
-    if sa[0] != sb[0]:
+    if len(sa) == len(sb) == 3 and sa[0] != sb[0]:
         raise ChainruleError(
             f"bmm: batch sizes {sa[0]} and {sb[0]} differ (shapes {sa} and {sb}); bmm does not "
             "broadcast: use matmul to broadcast batch dimensions")
-    _check_inner("bmm", sa, sb)
-    return Matmul.apply(*promote(input, mat2))
+    return _strict_product("bmm", input, mat2, (3, 3), "use matmul for other ranks")
 
 
 def mv(input: Tensor, vec: Tensor) -> Tensor:
     """The product of an ``(n, m)`` matrix and an ``(m,)`` vector, an ``(n,)`` vector."""
-    sa, sb = _shape_of(input), _shape_of(vec)
-    _check_ranks("mv", sa, sb, (2, 1), "use matmul for other ranks")
-    _check_inner("mv", sa, sb)
-    return Matmul.apply(*promote(input, vec))
+    return _strict_product("mv", input, vec, (2, 1), "use matmul for other ranks")
 
 
 def dot(input: Tensor, tensor: Tensor) -> Tensor:
     """The inner product of two 1-D tensors of the same length (a 0-d tensor)."""
-    sa, sb = _shape_of(input), _shape_of(tensor)
-    _check_ranks("dot", sa, sb, (1, 1), "use matmul, or flatten the tensors first")
-    _check_inner("dot", sa, sb)
-    return Matmul.apply(*promote(input, tensor))
+    return _strict_product("dot", input, tensor, (1, 1), "use matmul, or flatten the tensors first")
 
 
 def outer(input: Tensor, vec2: Tensor) -> Tensor:
