@@ -16,6 +16,7 @@ from chainrule.dtype import (bool, double, dtype, float, float16, float32, float
                              int, int8, int16, int32, int64, long, promote_types, result_type,
                              set_default_dtype, short, uint8)
 from chainrule.errors import ChainruleError
+from chainrule.io import load, save
 from chainrule.ops.elementwise import (abs, add, bitwise_and, bitwise_not, bitwise_or, bitwise_xor, ceil,
                                        clamp, clip, cos, div, elu, eq, erf, exp, expm1, floor, floor_divide,
                                        ge, gelu, gt, isfinite, isinf, isnan, le, leaky_relu, log, log1p,
@@ -33,6 +34,9 @@ from chainrule.ops.shape import (broadcast_to, cat, chunk, clone, concat, concat
                                  movedim, moveaxis, narrow, pad, permute, repeat, reshape, roll, split, squeeze,
                                  stack, swapaxes, swapdims, t, tile, transpose, unbind, unflatten, unsqueeze)
 from chainrule.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
+from chainrule import utils  # chainrule.utils.data, as torch.utils.data
+from chainrule import optim  # noqa: E402 - after the tensor API it builds on
+from chainrule import nn  # noqa: E402 - after the tensor API it builds on
 
 __version__ = "0.1.0"
 

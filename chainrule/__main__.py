@@ -1,6 +1,6 @@
-"""``python -m chainrule``: the sine-fitting demo (chainrule/demo.py) until the training CLI lands."""
+"""``python -m chainrule``: the same command line as ``chainrule`` (train, evaluate, demo)."""
 
-from chainrule.demo import main
+from chainrule.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -81,7 +81,7 @@ def train(steps: int = 3000, *, seed: int = 0, lr: float = 0.02, hidden: int = 3
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line and run :func:`train`; returns the exit status."""
     parser = argparse.ArgumentParser(
-        prog="python -m chainrule",
+        prog="chainrule demo",
         description="Fit sin(x) on [-pi, pi] with a 1-H-H-1 tanh network written with raw chainrule "
                     "tensors, plain autograd and hand-written SGD with momentum.")
     parser.add_argument("--steps", type=int, default=3000, help="training steps (default 3000)")

@@ -393,6 +393,18 @@ class Tensor:
     def __repr__(self) -> str:
         return format_tensor(self)
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Tensor:
+        if self._node is not None:
+            raise ChainruleError(
+                "deepcopy: only tensors created by the user (graph leaves) can be deep-copied; "
+                "call .detach() first")
+        out = type(self).__new__(type(self))
+        memo[id(self)] = out
+        _init(out, self._data.copy(), self.requires_grad, None)
+        if self.grad is not None:
+            out.grad = self.grad.__deepcopy__(memo)
+        return out
+
     def __reduce__(self) -> Any:
         raise ChainruleError("pickle: tensors are saved with chainrule.save (safetensors), not pickle")
 

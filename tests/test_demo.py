@@ -1,4 +1,4 @@
-"""``python -m chainrule``: the sine-fitting demo really trains, in-process and as a command."""
+"""``chainrule demo``: the sine-fitting demo really trains, in-process and as a command."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def test_main_reports_divergence(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_python_dash_m_chainrule() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, "-m", "chainrule", "--steps", "50"], cwd=ROOT, env=env,
+    result = subprocess.run([sys.executable, "-m", "chainrule", "demo", "--steps", "50"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "final mean squared error" in result.stdout

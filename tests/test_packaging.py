@@ -42,5 +42,10 @@ def test_wheel_installs_and_runs_outside_the_source_tree(tmp_path: Path) -> None
     assert "site-packages" in Path(where[0]).parts
     assert not Path(where[0]).is_relative_to(ROOT)
 
-    result = _run([str(python), "-m", "chainrule", "--steps", "20"], cwd=elsewhere)
+    # the console script, and the digits shipped as package data
+    result = _run([str(env_dir / "bin" / "chainrule"), "train", "--epochs", "1", "--no-progress",
+                   "--out", str(tmp_path / "run")], cwd=elsewhere)
+    assert "test accuracy" in result.stdout
+    assert (tmp_path / "run" / "checkpoint.safetensors").is_file()
+    result = _run([str(python), "-m", "chainrule", "demo", "--steps", "20"], cwd=elsewhere)
     assert "final mean squared error" in result.stdout

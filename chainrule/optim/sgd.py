@@ -1,0 +1,55 @@
+"""Stochastic gradient descent, with momentum, dampening, Nesterov momentum and weight decay."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule.errors import ChainruleError
+from chainrule.optim.optimizer import Optimizer, ParamsT, check_flags, check_number
+from chainrule.tensor import Tensor, wrap
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent (PyTorch's ``SGD``), for each parameter :math:`θ` with gradient :math:`∇`:
+
+    .. math::
+        g = ±∇ + λθ \quad (−∇ \text{ when maximize}) \qquad
+        b ← g \text{ at the first step, else } b ← μ b + (1 − τ) g
+
+        θ ← θ − η\,(g + μ b) \text{ (nesterov)}, \quad θ ← θ − η\,b \text{ (μ ≠ 0)}, \quad θ ← θ − η\,g \text{ (μ = 0)}
+
+    with learning rate η (``lr``), momentum μ, dampening τ and weight decay λ. State: ``momentum_buffer``.
+    """
+
+    def __init__(self, params: ParamsT, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
+                 weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False,
+                 foreach: bool | None = None, differentiable: bool = False, fused: bool | None = None) -> None:
+        check_flags("SGD", differentiable)
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
+                                      weight_decay=weight_decay, nesterov=nesterov, maximize=maximize))
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        for name in ("lr", "momentum", "weight_decay"):
+            check_number("SGD", name, group[name])
+        check_number("SGD", "dampening", group["dampening"], -float("inf"))
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ChainruleError(f"SGD: nesterov=True needs a positive momentum and zero dampening, got "
+                                 f"momentum={group['momentum']!r} and dampening={group['dampening']!r}")
+
+    def _update(self, p: Tensor, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
+        g = self._grad(p, grad, group["weight_decay"], group["maximize"])
+        work = self._buffer(p._data)
+        momentum = group["momentum"]
+        if momentum != 0:
+            buffer = state.get("momentum_buffer")
+            if buffer is None:
+                state["momentum_buffer"] = wrap(b := g.copy())
+            else:
+                b = buffer._data
+                b *= momentum
+                b += g if group["dampening"] == 0 else np.multiply(g, 1 - group["dampening"], out=work)
+            g = np.add(g, np.multiply(b, momentum, out=work), out=work) if group["nesterov"] else b
+        p._data -= np.multiply(g, group["lr"], out=work)
+
