@@ -42,3 +42,5 @@ __version__ = "0.1.0"
 
 multiply, subtract, divide, true_divide, negative = mul, sub, div, div, neg
 absolute, greater, less, greater_equal, less_equal, not_equal = abs, gt, lt, ge, le, ne
+
+from chainrule import train  # noqa: E402
