@@ -32,6 +32,10 @@ def test_wheel_installs_and_runs_outside_the_source_tree(tmp_path: Path) -> None
     venv.create(env_dir, system_site_packages=True, with_pip=True)  # reuses numpy where the base has it
     python = env_dir / "bin" / "python"
     # numpy comes from the base environment where it has one; otherwise pip installs it
+    # --force-reinstall: the base environment may hold an installed chainrule of the same version,
+    # which pip would otherwise take as already satisfied; the second call adds missing dependencies
+    _run([str(python), "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps", str(wheels[0])],
+         cwd=tmp_path)
     _run([str(python), "-m", "pip", "install", "--quiet", str(wheels[0])], cwd=tmp_path)
 
     elsewhere = tmp_path / "elsewhere"
