@@ -48,7 +48,7 @@ def _key_item(op: str, item: Any) -> Any:
         return np.array(item)  # a 0-d mask: adds a dimension of size 1 (True) or 0 (False)
     if isinstance(item, Tensor):
         array = item._data
-        if array.dtype.kind != "b" and array.dtype not in _INTEGER_INDEX_DTYPES:
+        if array.dtype.kind != "b" and array.dtype.char not in "lqi":  # int64 (l, q) or int32 (i)
             hint = ("use .bool() for a mask or .long() for indices" if array.dtype == np.uint8
                     else "convert with .long()")
             raise IndexingError(
@@ -77,12 +77,16 @@ def _convert(key: Any, shape: tuple[int, ...], op: str) -> tuple[list[Any], buil
     checks: NumPy makes them while indexing, and :func:`_validate` explains a failure)."""
     if shape and (key.__class__ is slice or key.__class__ is int and -shape[0] <= key < shape[0]):
         return [key, Ellipsis], False  # the most frequent keys, x[i] and x[a:b], take a short cut
-    items = [_key_item(op, k) for k in (key if key.__class__ is tuple else (key,))]
-    advanced = False
-    for c in items:
+    items = []
+    advanced = ellipsis = False
+    for k in key if key.__class__ is tuple else (key,):
+        c = _key_item(op, k)
         if c.__class__ is np.ndarray:
             advanced = True
-    if not any(c is Ellipsis for c in items):
+        elif c is Ellipsis:
+            ellipsis = True
+        items.append(c)
+    if not ellipsis:
         items.append(Ellipsis)  # also makes x[i] of a 1-d x a 0-d view rather than a NumPy scalar
     return items, advanced
 

@@ -146,8 +146,20 @@ def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = 
     if dtype is not None:
         input = input.to(dtype)
     _require_float("mean", input)
-    # composed: Σx / n
-    return Sum.apply(input, axes, keep) / reduced_count(input._data.shape, axes)
+    return Mean.apply(input, axes, keep)
+
+
+class Mean(Primitive):
+    @staticmethod
+    def forward(ctx, x, axes, keepdim):
+        ctx.shape = x.shape
+        ctx.count = reduced_count(x.shape, axes)
+        return np.sum(x, axis=axes, keepdims=keepdim) / ctx.count
+
+    @staticmethod
+    def backward(ctx, g):  # d(Σx/n)/dx_i = 1/n: the gradient is spread back, divided by the count
+        _, axes, keepdim = ctx.inputs
+        return spread(expand_reduced(g / ctx.count, ctx.shape, axes, keepdim), ctx.shape), None, None
 
 
 # ---------------------------------------------------------------------------- prod
