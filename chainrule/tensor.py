@@ -59,6 +59,25 @@ class device:  # noqa: N801 - PyTorch's spelling
         return hash("cpu")
 
 
+def parse_to_arguments(op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """The dtype asked for by ``.to(...)``'s arguments (None if none), as PyTorch spells them:
+    ``to(dtype)``, ``to(tensor)``, ``to('cpu')``, ``to(device, dtype)``, ``dtype=``, ``device=``,
+    ``non_blocking=``; any device but the CPU is refused."""
+    target = kwargs.pop("dtype", None)
+    check_device(kwargs.pop("device", None))
+    kwargs.pop("non_blocking", None)
+    if kwargs:
+        raise ChainruleError(f"{op}: unexpected arguments {sorted(kwargs)}")
+    for arg in args:
+        if isinstance(arg, Tensor):
+            target = arg.dtype
+        elif isinstance(arg, (str, device)):
+            check_device(arg)
+        elif not isinstance(arg, builtins.bool):  # non_blocking, positionally
+            target = arg
+    return target
+
+
 def check_device(spec: object) -> None:
     """Accept ``None``, ``'cpu'`` (or ``'cpu:0'``) and ``device('cpu')``; reject anything else clearly."""
     if spec is None or isinstance(spec, device):
@@ -305,19 +324,8 @@ class Tensor:
 
     def to(self, *args: Any, **kwargs: Any) -> Tensor:
         """Convert the dtype (``to(cr.float64)``); ``'cpu'`` and ``device='cpu'`` are accepted."""
-        target = kwargs.pop("dtype", None)
-        check_device(kwargs.pop("device", None))
-        kwargs.pop("non_blocking", None)
         copy = kwargs.pop("copy", False)
-        if kwargs:
-            raise ChainruleError(f"to: unexpected arguments {sorted(kwargs)}")
-        for arg in args:
-            if isinstance(arg, Tensor):
-                target = arg.dtype
-            elif isinstance(arg, (str, device)):
-                check_device(arg)
-            else:
-                target = arg
+        target = parse_to_arguments("to", args, kwargs)
         if target is None:
             return self.clone() if copy else self
         from chainrule.ops.elementwise import cast

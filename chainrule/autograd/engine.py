@@ -406,6 +406,19 @@ def _accumulate_grad(t: Tensor, g: Any, create_graph: bool) -> None:
         np.add(t.grad._data, g, out=t.grad._data)
 
 
+def clear_grads(tensors: Any, set_to_none: bool = True) -> None:
+    """Reset the ``.grad`` of ``tensors``: drop it, or fill it with zeros in place (``zero_grad``)."""
+    for t in tensors:
+        if t.grad is None:
+            continue
+        if set_to_none:
+            t.grad = None
+        elif t.grad.detach_()._data.flags.writeable:
+            t.grad._data.fill(0)
+        else:  # a read-only (e.g. broadcast) gradient array: replace it
+            t.grad = wrap(np.zeros_like(t.grad._data))
+
+
 def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
          grad_outputs: Any = None, retain_graph: bool | None = None, create_graph: bool = False,
          allow_unused: bool | None = None, materialize_grads: bool = False) -> tuple[Tensor | None, ...]:

@@ -27,9 +27,10 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 import numpy as np
 
 from chainrule.dtype import from_numpy_dtype, get_default_dtype, to_numpy_dtype
+from chainrule.autograd.engine import clear_grads
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.errors import ChainruleError
-from chainrule.tensor import Tensor, check_device, device, format_tensor, wrap
+from chainrule.tensor import Tensor, check_device, format_tensor, parse_to_arguments, wrap
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList", "ModuleDict"]
 
@@ -451,33 +452,14 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's gradient: drop it (``set_to_none=True``) or fill it with zeros."""
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            elif p.grad.detach_()._data.flags.writeable:
-                p.grad._data.fill(0)
-            else:  # a read-only (e.g. broadcast) gradient array: replace it
-                p.grad = wrap(np.zeros_like(p.grad._data))
+        clear_grads(self.parameters(), set_to_none)
 
     # ------------------------------------------------------------------ dtype and device
     def to(self, *args: Any, **kwargs: Any) -> Module:
         """Convert floating parameters and buffers in place: ``to(chainrule.float64)``, ``to(tensor)``
         (its dtype); ``'cpu'``, ``device='cpu'`` and ``non_blocking`` are accepted. Parameters stay the
         same objects, so an optimizer made before keeps working."""
-        target = kwargs.pop("dtype", None)
-        check_device(kwargs.pop("device", None))
-        kwargs.pop("non_blocking", None)
-        if kwargs:
-            raise ChainruleError(f"Module.to: unsupported arguments {sorted(kwargs)}")
-        for arg in args:
-            if isinstance(arg, Tensor):
-                target = arg.dtype
-            elif isinstance(arg, (str, device)):
-                check_device(arg)
-            elif not isinstance(arg, bool):  # non_blocking, positionally
-                target = arg
+        target = parse_to_arguments("Module.to", args, kwargs)
         if target is None:
             return self
         np_dtype = to_numpy_dtype(target)

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from chainrule.autograd.engine import clear_grads
 from chainrule.autograd.grad_mode import enable_grad, no_grad
 from chainrule.errors import ChainruleError
 from chainrule.tensor import Tensor, wrap
@@ -105,16 +106,7 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop every parameter's gradient (``set_to_none=True``) or fill it with zeros in place."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                elif p.grad.detach_()._data.flags.writeable:
-                    p.grad._data.fill(0)
-                else:
-                    p.grad = wrap(np.zeros_like(p.grad._data))
+        clear_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def _buffer(self, like: np.ndarray, slot: int = 0) -> np.ndarray:
         """Scratch memory shaped like ``like``, shared by all parameters and steps (never stored in
