@@ -6,6 +6,7 @@ computes the same loss and gradients, which ``python -m benchmarks --quick`` che
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -82,3 +83,37 @@ def test_chainrule_imports_neither_torch_nor_the_benchmarks() -> None:
     result = _run(["-c", "import sys, chainrule; print(sorted({'torch', 'benchmarks'} & set(sys.modules)))"])
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_quick_train_mlp_run_agrees_and_writes_nothing() -> None:
+    """One epoch on a Fashion-MNIST subset in every framework, test accuracy and fresh-process memory."""
+    from chainrule.datasets.mnist import debian_fashion_mnist_folder
+
+    if debian_fashion_mnist_folder() is None:
+        pytest.skip("Debian's dataset-fashion-mnist is not installed: sudo apt-get install dataset-fashion-mnist")
+    markdown = ROOT / "BENCHMARKS.md"
+    before = markdown.read_text() if markdown.exists() else None
+    result = _run(["-m", "benchmarks", "--quick", "train_mlp"])
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    assert result.stdout.count("agrees") == 2, result.stdout  # mlp-epoch, mlp-epoch-dataloader
+    assert "test accuracy after 1 epoch(s): chainrule" in result.stdout
+    assert "training memory (median MiB): chainrule" in result.stdout
+    assert (markdown.read_text() if markdown.exists() else None) == before
+
+
+def test_memory_child_reports_its_training_memory(tmp_path: Path) -> None:
+    """The fresh-process runner on tiny data: a positive peak above its post-import baseline."""
+    rng = np.random.default_rng(0)
+    sizes = (784, 256, 128, 10)
+    arrays = {"x": rng.random((256, 784), np.float32), "y": rng.integers(0, 10, 256),
+              "perm": rng.permutation(256)}
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+        arrays[f"W{i}"] = rng.uniform(-0.05, 0.05, (fan_out, fan_in)).astype(np.float32)
+        arrays[f"b{i}"] = np.zeros(fan_out, np.float32)
+    for name, array in arrays.items():
+        np.save(tmp_path / f"{name}.npy", array)
+    result = _run(["-m", "benchmarks.train_mlp", "--memory-child", "chainrule", "--data", str(tmp_path)])
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.splitlines()[-1])
+    assert report["peak_kib"] >= report["built_kib"] >= report["baseline_kib"] > 0
+    assert 0 < report["loss"] < 10  # the mean cross-entropy of 10 classes starts near log 10 ≈ 2.3
