@@ -230,22 +230,15 @@ def _save_plot(history: Any, path: str) -> str | None:
         return "no plot: it needs matplotlib (pip install 'chainrule[plot]')"
     metrics = history.metrics
     epochs = np.arange(1, history.epochs + 1)
-    has_accuracy = "accuracy" in metrics
-    fig, axes = plt.subplots(1, 2 if has_accuracy else 1, figsize=(10 if has_accuracy else 5, 4))
-    axes = np.atleast_1d(axes)
-    for name in ("loss", "val_loss"):
-        if name in metrics:
-            axes[0].plot(epochs, metrics[name], label=name.replace("_", " "))
-    axes[0].set_xlabel("epoch")
-    axes[0].set_title("loss")
-    axes[0].legend()
-    if has_accuracy:
-        for name in ("accuracy", "val_accuracy"):
+    panels = ["loss"] + (["accuracy"] if "accuracy" in metrics else [])
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
+    for axis, panel in zip(np.atleast_1d(axes), panels):
+        for name in (panel, "val_" + panel):
             if name in metrics:
-                axes[1].plot(epochs, metrics[name], label=name.replace("_", " "))
-        axes[1].set_xlabel("epoch")
-        axes[1].set_title("accuracy")
-        axes[1].legend()
+                axis.plot(epochs, metrics[name], label=name.replace("_", " "))
+        axis.set_xlabel("epoch")
+        axis.set_title(panel)
+        axis.legend()
     fig.tight_layout()
     tmp = path + ".tmp.png"
     fig.savefig(tmp, dpi=100)
