@@ -17,7 +17,8 @@ from benchmarks import harness
 
 # name -> module with TITLE and WORKLOADS, or with its own run(frameworks, settings, machine, command)
 # (returning the Markdown section) when it measures more than the harness does
-BENCHMARKS = {"engine": "benchmarks.engine", "train_mlp": "benchmarks.train_mlp"}
+BENCHMARKS = {"engine": "benchmarks.engine", "train_mlp": "benchmarks.train_mlp",
+              "train_cnn": "benchmarks.train_cnn", "lstm": "benchmarks.lstm"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -223,7 +223,7 @@ def _loader_epoch(lib: ModuleType, data: dict[str, np.ndarray]) -> Prepared:
                                            f"generator=g)`, each its own; fetches {fetch}")
 
 
-def _by_lib(setup: Any) -> dict[str, Any]:
+def by_framework(setup: Any) -> dict[str, Any]:
     def chainrule_setup(data: dict[str, np.ndarray]) -> Prepared:
         return setup(importlib.import_module("chainrule"), data)
 
@@ -241,11 +241,11 @@ def workloads(quick: bool) -> list[Workload]:
     return [
         Workload("mlp-epoch", f"{epoch}, in the same NumPy-drawn order for every framework, from the same "
                               "starting weights; checks: mean training loss and final weights",
-                 data, {**_by_lib(_epoch_autograd), "numpy": _epoch_numpy}, targets={"torch": 1.0},
+                 data, {**by_framework(_epoch_autograd), "numpy": _epoch_numpy}, targets={"torch": 1.0},
                  loss_rtol=LOSS_RTOL, grad_rtol=WEIGHT_RTOL),
         Workload("mlp-epoch-dataloader", f"{epoch}, drawn by each framework's own shuffling DataLoader; "
                                          "check: mean training loss only (the orders differ)",
-                 data, _by_lib(_loader_epoch), loss_rtol=LOADER_LOSS_RTOL),
+                 data, by_framework(_loader_epoch), loss_rtol=LOADER_LOSS_RTOL),
     ]
 
 

@@ -6,7 +6,9 @@
     x.grad  # 2 * x
 """
 
-from chainrule.tensor import Size, Tensor, device  # noqa: I001 - binds the Tensor methods first
+from chainrule import allocator  # noqa: I001 - before any array is allocated
+allocator.configure()
+from chainrule.tensor import Size, Tensor, device  # noqa: E402, I001 - binds the Tensor methods first
 from chainrule import autograd
 from chainrule.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from chainrule.creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like,

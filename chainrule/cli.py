@@ -2,8 +2,9 @@
 
 ``chainrule train`` with no arguments trains an MLP on the built-in handwritten digits and reports
 its accuracy on a fixed, stratified, seeded 25% test split; ``--data`` switches to Fashion-MNIST,
-MNIST or a CSV file. The checkpoint holds everything ``chainrule evaluate`` needs to rebuild the
-model and its preprocessing. Bad input ends with a one-paragraph message and exit status 2.
+MNIST or a CSV file, and ``--model cnn`` to a convolutional network for the image data sets. The
+checkpoint holds everything ``chainrule evaluate`` needs to rebuild the model and its preprocessing.
+Bad input ends with a one-paragraph message and exit status 2.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ __all__ = ["main"]
 ACTIVATIONS = ("relu", "tanh", "gelu", "silu", "sigmoid", "leaky_relu", "elu")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 BUILTIN_DATA = ("digits", "fashion-mnist", "mnist")
+DEFAULT_HIDDEN = {"mlp": [256, 128], "cnn": [128]}
 
 
 class UsageError(ChainruleError):
@@ -43,6 +45,7 @@ class Dataset:
     mean: np.ndarray
     std: np.ndarray
     description: str
+    image_shape: tuple[int, int, int] | None = None  # (channels, height, width) of image data
 
 
 # ---------------------------------------------------------------------------- data
@@ -81,7 +84,7 @@ def load_builtin(name: str, root: str | None, test_fraction: float, seed: int) -
         train, test = stratified_split(y, test_fraction, seed)
         x_train, x_test, mean, std = _standardise(x[train], x[test], per_feature=True)
         return Dataset(x_train, y[train], x_test, y[test], [str(c) for c in range(10)], mean, std,
-                       f"digits: {len(train)} training and {len(test)} test images (8x8)")
+                       f"digits: {len(train)} training and {len(test)} test images (8x8)", (1, 8, 8))
     cls = datasets.FashionMNIST if name == "fashion-mnist" else datasets.MNIST
     train_set, test_set = cls(root=root, train=True), cls(root=root, train=False)
     x_train = train_set.data.numpy().reshape(len(train_set), -1).astype(np.float32) / 255
@@ -89,7 +92,7 @@ def load_builtin(name: str, root: str | None, test_fraction: float, seed: int) -
     x_train, x_test, mean, std = _standardise(x_train, x_test, per_feature=False)
     return Dataset(x_train, train_set.targets.numpy(), x_test, test_set.targets.numpy(),
                    list(train_set.classes), mean, std,
-                   f"{name}: {len(train_set)} training and {len(test_set)} test images (28x28)")
+                   f"{name}: {len(train_set)} training and {len(test_set)} test images (28x28)", (1, 28, 28))
 
 
 def _is_number(text: str) -> bool:
@@ -156,15 +159,27 @@ def load_data(spec: str, label: str | None, test_fraction: float, seed: int, roo
 
 # ---------------------------------------------------------------------------- model
 def build_model(config: dict[str, Any]) -> Any:
-    """The network a checkpoint's ``config`` describes (an MLP: Linear, activation, …, Linear)."""
+    """The network a checkpoint's ``config`` describes: an MLP (Linear, activation, …, Linear) or a CNN
+    (per entry of ``channels``: 3×3 convolution, batch normalisation, activation, 2×2 max-pooling; then
+    the same dense layers as the MLP)."""
     from chainrule import nn
 
-    if config.get("model") != "mlp":
-        raise UsageError(f"model {config.get('model')!r} is not available; use --model mlp")
     activation = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "silu": nn.SiLU, "sigmoid": nn.Sigmoid,
                   "leaky_relu": nn.LeakyReLU, "elu": nn.ELU}[config["activation"]]
-    sizes = [config["inputs"], *config["hidden"], config["outputs"]]
     layers: list[Any] = []
+    features = config["inputs"]
+    if config.get("model") == "cnn":
+        channels, height, width = config["image"]
+        layers.append(nn.Unflatten(1, (channels, height, width)))
+        for out in config["channels"]:
+            layers += [nn.Conv2d(channels, out, 3, padding=1, bias=False), nn.BatchNorm2d(out), activation(),
+                       nn.MaxPool2d(2)]
+            channels, height, width = out, height // 2, width // 2
+        layers.append(nn.Flatten())
+        features = channels * height * width
+    elif config.get("model") != "mlp":
+        raise UsageError(f"model {config.get('model')!r} is not available; use --model mlp or --model cnn")
+    sizes = [features, *config["hidden"], config["outputs"]]
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
@@ -172,6 +187,25 @@ def build_model(config: dict[str, Any]) -> Any:
             if config.get("dropout", 0) > 0:
                 layers.append(nn.Dropout(config["dropout"]))
     return nn.Sequential(*layers)
+
+
+def model_config(args: argparse.Namespace, data: Dataset) -> dict[str, Any]:
+    """The model description stored in the checkpoint, from the command's options and the data."""
+    classification = data.classes is not None
+    config: dict[str, Any] = {"model": args.model, "inputs": int(data.x_train.shape[1]),
+                              "hidden": args.hidden if args.hidden is not None else DEFAULT_HIDDEN[args.model],
+                              "outputs": len(data.classes) if classification else 1,
+                              "activation": args.activation, "dropout": args.dropout}
+    if args.model == "cnn":
+        if data.image_shape is None:
+            raise UsageError(f"--model cnn needs image data (digits, fashion-mnist or mnist), got --data {args.data}; "
+                             "use --model mlp for tables")
+        height, width = data.image_shape[1:]
+        if min(height, width) >> len(args.channels) == 0:
+            raise UsageError(f"--channels {','.join(map(str, args.channels))}: each convolution block halves the "
+                             f"{height}x{width} images; use at most {min(height, width).bit_length() - 1} blocks")
+        config.update(image=list(data.image_shape), channels=args.channels)
+    return config
 
 
 def build_optimizer(name: str, params: Any, lr: float, momentum: float, weight_decay: float) -> Any:
@@ -255,11 +289,7 @@ def train_command(args: argparse.Namespace) -> int:
     cr.manual_seed(args.seed)
     data = load_data(args.data, args.label, args.test_fraction, args.seed, args.data_root)
     classification = data.classes is not None
-    if args.model != "mlp":
-        raise UsageError(f"--model {args.model}: only the mlp model is available in this version")
-    config = {"model": "mlp", "inputs": int(data.x_train.shape[1]), "hidden": args.hidden,
-              "outputs": len(data.classes) if classification else 1, "activation": args.activation,
-              "dropout": args.dropout}
+    config = model_config(args, data)
     model = build_model(config)
     optimizer = build_optimizer(args.optimizer, model.parameters(), args.lr, args.momentum, args.weight_decay)
     x_train, y_train, val = data.x_train, data.y_train, None
@@ -353,7 +383,10 @@ def make_parser() -> argparse.ArgumentParser:
     t.add_argument("--label", default=None, help="the CSV column holding the label (default: the last)")
     t.add_argument("--test-fraction", type=float, default=0.25, help="share of a CSV/digits set kept for testing")
     t.add_argument("--model", default="mlp", choices=("mlp", "cnn"))
-    t.add_argument("--hidden", type=_positive_int_list, default=[256, 128], help="hidden layer sizes, e.g. 256,128")
+    t.add_argument("--hidden", type=_positive_int_list, default=None,
+                   help="hidden (dense) layer sizes, e.g. 256,128 (default 256,128 for mlp, 128 for cnn)")
+    t.add_argument("--channels", type=_positive_int_list, default=[16, 32],
+                   help="cnn: output channels of each convolution block (default 16,32)")
     t.add_argument("--activation", default="relu", choices=ACTIVATIONS)
     t.add_argument("--dropout", type=float, default=0.0)
     t.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)

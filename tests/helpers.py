@@ -29,6 +29,28 @@ def require_torch() -> Any:
     return torch
 
 
+def require_fashion_mnist() -> None:
+    """Skip (a failure under CI=true, see conftest) when the Fashion-MNIST files are not installed."""
+    from chainrule.datasets import FashionMNIST
+
+    try:
+        FashionMNIST(train=False)
+    except Exception as error:  # noqa: BLE001 - any reason the data is missing
+        pytest.skip(f"Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist): {error}")
+
+
+def load_example(name: str) -> Any:
+    """The module ``examples/<name>.py`` (examples are scripts, not a package)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "examples" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"examples.{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def to_torch(value: Any, torch: Any, requires_grad: bool | None = None) -> Any:
     """A torch tensor with the same values (and requires_grad) as a chainrule tensor or array."""
     if isinstance(value, cr.Tensor):

@@ -40,6 +40,16 @@ def test_quick_engine_run_agrees_on_every_loss_and_writes_nothing() -> None:
     assert (markdown.read_text() if markdown.exists() else None) == before
 
 
+def test_quick_lstm_run_agrees_and_writes_nothing() -> None:
+    """LSTM(32, 128) forward + backward: chainrule, torch and the NumPy reference agree on loss and gradients."""
+    markdown = ROOT / "BENCHMARKS.md"
+    before = markdown.read_text() if markdown.exists() else None
+    result = _run(["-m", "benchmarks", "--quick", "lstm"])
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    assert result.stdout.count("agrees") == 1, result.stdout
+    assert (markdown.read_text() if markdown.exists() else None) == before
+
+
 def test_a_loss_mismatch_fails_the_run_loudly() -> None:
     code = textwrap.dedent("""
         import sys, types
@@ -85,12 +95,16 @@ def test_chainrule_imports_neither_torch_nor_the_benchmarks() -> None:
     assert result.stdout.strip() == "[]"
 
 
-def test_quick_train_mlp_run_agrees_and_writes_nothing() -> None:
-    """One epoch on a Fashion-MNIST subset in every framework, test accuracy and fresh-process memory."""
+def _require_debian_fashion_mnist() -> None:
     from chainrule.datasets.mnist import debian_fashion_mnist_folder
 
     if debian_fashion_mnist_folder() is None:
         pytest.skip("Debian's dataset-fashion-mnist is not installed: sudo apt-get install dataset-fashion-mnist")
+
+
+def test_quick_train_mlp_run_agrees_and_writes_nothing() -> None:
+    """One epoch on a Fashion-MNIST subset in every framework, test accuracy and fresh-process memory."""
+    _require_debian_fashion_mnist()
     markdown = ROOT / "BENCHMARKS.md"
     before = markdown.read_text() if markdown.exists() else None
     result = _run(["-m", "benchmarks", "--quick", "train_mlp"])
@@ -99,6 +113,14 @@ def test_quick_train_mlp_run_agrees_and_writes_nothing() -> None:
     assert "test accuracy after 1 epoch(s): chainrule" in result.stdout
     assert "training memory (median MiB): chainrule" in result.stdout
     assert (markdown.read_text() if markdown.exists() else None) == before
+
+
+def test_quick_train_cnn_run_agrees_on_loss_and_weights() -> None:
+    """One pass of the LeNet-like CNN over 1,024 images in chainrule and torch: same loss, same weights."""
+    _require_debian_fashion_mnist()
+    result = _run(["-m", "benchmarks", "--quick", "train_cnn"])
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    assert "cnn" in result.stdout and result.stdout.count("agrees") == 1, result.stdout
 
 
 def test_memory_child_reports_its_training_memory(tmp_path: Path) -> None:

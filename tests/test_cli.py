@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from chainrule import cli
+from tests.helpers import require_fashion_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -106,7 +107,7 @@ BAD = [
     (["train", "--data", "nosuch"], "--data must be one of"),
     (["train", "--data", "missing.csv"], "no such file"),
     (["train", "--lr", "-1"], "--lr must be positive"),
-    (["train", "--model", "cnn"], "only the mlp model"),
+    (["train", "--model", "cnn", "--channels", "8,8,8,8"], "use at most 3 blocks"),
     (["train", "--data", "mnist", "--data-root", "/nonexistent"], "MNIST"),
     (["evaluate", "missing.safetensors"], "no such file"),
 ]
@@ -143,14 +144,34 @@ def test_the_command_runs_as_a_module(tmp_path):
 
 @pytest.mark.slow
 def test_fashion_mnist_mlp_reaches_88_percent_within_10_epochs(tmp_path, capsys):
-    from chainrule.datasets import FashionMNIST
-
-    try:
-        FashionMNIST(train=False)
-    except Exception as error:  # noqa: BLE001 - any reason the data is missing
-        pytest.skip(f"Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist): {error}")
+    require_fashion_mnist()
     assert cli.main(["train", "--data", "fashion-mnist", "--hidden", "256,128", "--epochs", "10",
                      "--batch-size", "128", "--out", str(tmp_path), "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "784" in out  # the 784-256-128-10 network
     assert _accuracy(out) >= 0.88, out
+
+
+def test_cnn_on_the_digits_trains_and_its_checkpoint_evaluates(tmp_path, capsys):
+    assert cli.main(["train", "--model", "cnn", "--epochs", "8", "--out", str(tmp_path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "Conv2d(1, 16, kernel_size=(3, 3)" in out and "BatchNorm2d(16" in out and "MaxPool2d" in out
+    trained = _accuracy(out)
+    assert trained >= 0.95, out
+    assert cli.main(["evaluate", str(tmp_path / "checkpoint.safetensors")]) == 0
+    assert float(re.search(r"accuracy: ([0-9.]+)", capsys.readouterr().out).group(1)) == trained
+
+
+def test_cnn_needs_image_data(tmp_path, capsys):
+    data = tmp_path / "table.csv"
+    np.savetxt(data, np.random.default_rng(0).integers(0, 2, (40, 3)), delimiter=",", fmt="%d")
+    assert cli.main(["train", "--model", "cnn", "--data", str(data), "--out", str(tmp_path)]) == 2
+    assert "--model cnn needs image data" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_cnn_on_fashion_mnist_from_the_command_line(tmp_path, capsys):
+    require_fashion_mnist()
+    assert cli.main(["train", "--model", "cnn", "--data", "fashion-mnist", "--epochs", "1", "--batch-size", "128",
+                     "--out", str(tmp_path), "--no-progress"]) == 0
+    assert _accuracy(capsys.readouterr().out) >= 0.87

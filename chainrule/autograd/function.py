@@ -38,7 +38,7 @@ from chainrule.autograd.grad_mode import state
 from chainrule.errors import ChainruleError
 from chainrule.tensor import Tensor, wrap
 
-__all__ = ["Function", "Primitive", "Node", "FunctionCtx"]
+__all__ = ["Function", "Primitive", "Node", "FunctionCtx", "run_primitive"]
 
 _new = object.__new__
 # Nodes are numbered in the order they are recorded. A node's inputs were all produced before it, so
@@ -278,3 +278,16 @@ class Primitive(Function):
             t._node = None
             return t
         return _wrap_plain(out)
+
+
+def run_primitive(primitive: type[Primitive], *args: Any) -> Any:
+    """Apply ``primitive`` recorded when some argument is a tensor, else run its array forward directly.
+
+    Backward rules that are themselves primitives call this: in an ordinary backward (arrays) it costs
+    nothing over the forward, and in a recorded one (``create_graph=True``, tensors) it builds a
+    differentiable graph.
+    """
+    for a in args:
+        if isinstance(a, Tensor):
+            return primitive.apply(*args)
+    return primitive.forward(_NO_RECORD, *args)

@@ -1,4 +1,4 @@
-"""``Dropout``: randomly zero activations during training (a regulariser)."""
+"""``Dropout`` and ``Dropout2d``: randomly zero activations (or whole channels) during training."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from chainrule.nn import functional as F
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
 
-__all__ = ["Dropout"]
+__all__ = ["Dropout", "Dropout2d"]
 
 
 class Dropout(Module):
@@ -16,7 +16,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
-        F._check_probability("Dropout", p)
+        F._check_probability(type(self).__name__, p)
         self.p = p
         self.inplace = inplace
 
@@ -26,3 +26,14 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout2d(Dropout):
+    """Channel dropout for ``(N, C, H, W)``: in training mode, zero each whole channel with probability
+    ``p`` and scale the kept ones by ``1 / (1 - p)``; the identity after ``eval()``. Neighbouring
+    pixels of a feature map are correlated, so dropping whole maps regularises convolutions better
+    than dropping pixels."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        """``F.dropout2d(input, p, training, inplace)``."""
+        return F.dropout2d(input, self.p, self.training, self.inplace)

@@ -34,7 +34,8 @@ class Linear(Primitive):
     @staticmethod
     def forward(ctx, x, w, b):
         ctx.save_for_backward(x, w)
-        y = x @ w.T
+        # more than two dimensions: one (batch · …, in) product, not one small product per leading index
+        y = x @ w.T if x.ndim <= 2 else (x.reshape(-1, x.shape[-1]) @ w.T).reshape(*x.shape[:-1], w.shape[0])
         if b is not None:
             y += b
         return y
@@ -45,7 +46,9 @@ class Linear(Primitive):
         x, w = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad
         g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
-        gx = g @ w if need_x else None
+        gx = None
+        if need_x:
+            gx = g @ w if g.ndim <= 2 else (g2 @ w).reshape(*g.shape[:-1], w.shape[1])
         gw = g2.T @ (x if x.ndim == 2 else x.reshape(-1, x.shape[-1])) if need_w else None
         gb = g2.sum(axis=0) if need_b else None
         return gx, gw, gb
@@ -156,6 +159,13 @@ def _check_probability(op: str, p: Any) -> None:
         raise ChainruleError(f"{op}: the dropout probability must be a number between 0 and 1, got {p!r}")
 
 
+def _dropout_mask(shape: tuple[int, ...], p: float, dtype: np.dtype) -> np.ndarray:
+    """Inverted dropout's multiplier of ``shape`` from chainrule's seeded generator: each entry is
+    kept with probability ``1 - p``, holding 0 or ``1 / (1 - p)`` in ``dtype``."""
+    draws = numpy_generator().random(shape, dtype=np.float64 if dtype == np.float64 else np.float32)
+    return np.multiply(draws >= p, 0.0 if p == 1 else 1.0 / (1.0 - p), dtype=dtype)
+
+
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Inverted dropout: in training, zero each element with probability ``p`` and scale the others
     by ``1 / (1 - p)``, so the expected value is unchanged; the identity when ``training=False``.
@@ -163,10 +173,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     _check_probability("dropout", p)
     if not training or p == 0:
         return input
-    data = input._data
-    draws = numpy_generator().random(data.shape, dtype=np.float64 if data.dtype == np.float64 else np.float32)
-    # each element is kept with probability 1 - p; the mask holds 0 or 1/(1-p) in the input's dtype
-    mask = wrap(np.multiply(draws >= p, 0.0 if p == 1 else 1.0 / (1.0 - p), dtype=data.dtype))
+    mask = wrap(_dropout_mask(input._data.shape, p, input._data.dtype))
     return input.mul_(mask) if inplace else input * mask
 
 
@@ -177,3 +184,36 @@ from chainrule.nn.losses_functional import (  # noqa: E402 - the losses live in 
 
 __all__ += ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
             "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div"]
+
+
+# ---------------------------------------------------------------------------- normalisation
+from chainrule.nn.normalization_functional import batch_norm, group_norm, layer_norm  # noqa: E402
+
+__all__ += ["batch_norm", "layer_norm", "group_norm"]
+
+
+# ---------------------------------------------------------------------------- attention
+from chainrule.nn.attention_functional import multi_head_attention_forward, scaled_dot_product_attention  # noqa: E402
+
+__all__ += ["scaled_dot_product_attention", "multi_head_attention_forward"]
+
+
+# ---------------------------------------------------------------------------- recurrent
+from chainrule.nn.recurrent_functional import (  # noqa: E402
+    gru, gru_cell, lstm, lstm_cell, rnn_relu, rnn_relu_cell, rnn_tanh, rnn_tanh_cell)
+
+__all__ += ["lstm", "gru", "rnn_tanh", "rnn_relu", "lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell"]
+
+
+# ---------------------------------------------------------------------------- pooling, upsampling, embedding
+from chainrule.nn.embedding_functional import embedding  # noqa: E402
+from chainrule.nn.pooling_functional import (  # noqa: E402
+    adaptive_avg_pool2d, avg_pool2d, dropout2d, interpolate, max_pool1d, max_pool2d)
+
+__all__ += ["max_pool1d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "interpolate", "dropout2d", "embedding"]
+
+
+# ---------------------------------------------------------------------------- convolutions
+from chainrule.nn.conv_functional import conv1d, conv2d, conv_transpose2d  # noqa: E402
+
+__all__ += ["conv1d", "conv2d", "conv_transpose2d"]

@@ -25,7 +25,33 @@ class Identity(Module):
         return input
 
 
-class Linear(Module):
+class _WeightAndBias(Module):
+    """The parameters of ``Linear`` and the convolutions: a ``weight`` and an optional ``bias``, both
+    drawn as PyTorch draws them, the weight through ``kaiming_uniform_(a=√5)`` and the bias from
+    ``U(-1/√fan_in, 1/√fan_in)``, with ``fan_in = weight.shape[1]·∏weight.shape[2:]`` (so the weight
+    too is ``U(-1/√fan_in, 1/√fan_in)``)."""
+
+    def _create_parameters(self, weight_shape: tuple[int, ...], bias_size: int, bias: bool, dtype: Any,
+                           device: Any) -> None:
+        """Add ``weight`` of ``weight_shape`` and ``bias`` of ``(bias_size,)`` (``None`` unless ``bias``),
+        then draw their initial values."""
+        self.weight = Parameter(creation.empty(weight_shape, dtype=dtype, device=device))
+        if bias:
+            self.bias = Parameter(creation.empty(bias_size, dtype=dtype, device=device))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Draw new initial values (PyTorch's defaults)."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+
+class Linear(_WeightAndBias):
     """``y = x Wᵀ + b``: input ``(*, in_features)``, output ``(*, out_features)``.
 
     ``weight`` has shape ``(out_features, in_features)``, ``bias`` ``(out_features,)`` (``None`` with
@@ -38,20 +64,7 @@ class Linear(Module):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
-        self.weight = Parameter(creation.empty((out_features, in_features), dtype=dtype, device=device))
-        if bias:
-            self.bias = Parameter(creation.empty(out_features, dtype=dtype, device=device))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """Draw new initial values (PyTorch's defaults)."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        self._create_parameters((out_features, in_features), out_features, bias, dtype, device)
 
     def forward(self, input: Tensor) -> Tensor:
         """``input @ weight.T + bias``."""

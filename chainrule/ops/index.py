@@ -21,11 +21,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from chainrule.autograd.function import Primitive
+from chainrule.autograd.function import Primitive, run_primitive
 from chainrule.errors import ChainruleError
 from chainrule.ops import elementwise as ew
 from chainrule.ops import inplace
-from chainrule.ops.shape import _run, broadcast_to, reshape, share_memory_state
+from chainrule.ops.shape import broadcast_to, reshape, share_memory_state
 from chainrule.tensor import Tensor, _check_dim, wrap
 
 Key = tuple[Any, ...]
@@ -244,7 +244,7 @@ def add_at_zeros(g: Any, key: Key, shape: tuple[int, ...]) -> Any:
 
 def zero_at(g: Any, key: Key) -> Any:
     """A copy of ``g`` (array or tensor) with zeros at ``key``."""
-    return _run(IndexPut, g, key, 0)
+    return run_primitive(IndexPut, g, key, 0)
 
 
 # ---------------------------------------------------------------------------- x[key], put

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from chainrule import dtype as dtypes
-from chainrule.autograd.function import _NO_RECORD, Primitive
+from chainrule.autograd.function import Primitive, run_primitive
 from chainrule.errors import ChainruleError
 from chainrule.ops.reduce import normalize_dims
 from chainrule.tensor import Tensor, _check_dim, wrap
@@ -50,12 +50,6 @@ def _mark_views(outs: Sequence[Tensor], base: Tensor) -> None:
 def _as_view(out: Tensor, base: Tensor) -> Tensor:
     _mark_views((out,), base)
     return out
-
-
-def _run(primitive: type[Primitive], x: Any, *args: Any) -> Any:
-    """Apply ``primitive`` to a tensor (recorded), or its forward to an array: backward rules call
-    this so that they work in an ordinary backward (arrays) and a recorded one (tensors) alike."""
-    return primitive.apply(x, *args) if isinstance(x, Tensor) else primitive.forward(_NO_RECORD, x, *args)
 
 
 def _shape_arg(shape: Sequence[Any]) -> tuple[int, ...]:
@@ -161,7 +155,7 @@ class ConstantPad(Primitive):
 
     @staticmethod
     def backward(ctx, g):  # padding places x inside a frame: crop the frame off (and zero-fill the crops)
-        return _run(ConstantPad, g, tuple((-b, -a) for b, a in ctx.inputs[1]), 0), None, None
+        return run_primitive(ConstantPad, g, tuple((-b, -a) for b, a in ctx.inputs[1]), 0), None, None
 
 
 class Cat(Primitive):
@@ -174,7 +168,7 @@ class Cat(Primitive):
     @staticmethod
     def backward(ctx, g):  # each input gets back its own slab of the gradient
         axis = ctx.axis
-        return (None, *_run(Split, g, tuple(x.shape[axis] for x in ctx.inputs[1:]), axis))
+        return (None, *run_primitive(Split, g, tuple(x.shape[axis] for x in ctx.inputs[1:]), axis))
 
 
 class Split(Primitive):
@@ -203,7 +197,7 @@ class Stack(Primitive):
 
     @staticmethod
     def backward(ctx, g):  # input i gets slice i of the gradient along the new axis
-        return (None, *_run(Unbind, g, ctx.axis))
+        return (None, *run_primitive(Unbind, g, ctx.axis))
 
 
 class Unbind(Primitive):

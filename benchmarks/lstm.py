@@ -1,0 +1,128 @@
+"""The "lstm" benchmark: forward and backward of ``nn.LSTM(32, 128)`` on a sequence of 50 steps, batch 32.
+
+Both frameworks run the same code (:func:`_lstm_autograd`) with ``lib`` set to chainrule or torch:
+``lib.nn.LSTM(32, 128)`` (one layer, float32) loaded with the same starting weights (one NumPy draw
+of PyTorch's default ``U(-1/√128, 1/√128)``), the same input ``x`` of shape (50, 32, 32) requiring
+grad, and the loss ``mean(output²)``; one call is the forward pass and ``loss.backward()``, and the
+gradients of ``x`` and of the four parameters must agree. The NumPy reference writes the same forward
+and backward out by hand (input projection of all steps in one product, then per step ``h W_hhᵀ``
+and the gates; backward through time, ``∂W`` from one product each after the loop).
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from benchmarks.harness import Prepared, Workload
+
+TITLE = "lstm: forward + backward of LSTM(32, 128), sequence 50, batch 32"
+INPUT, HIDDEN, STEPS, BATCH, SEED = 32, 128, 50, 32, 0
+PARAMS = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")  # in parameters() order
+
+
+def make_data() -> dict[str, np.ndarray]:
+    """The input sequence and PyTorch's default LSTM initialisation, drawn once with NumPy (float32)."""
+    rng = np.random.default_rng(SEED)
+    bound = 1 / np.sqrt(HIDDEN)
+    shapes = {"weight_ih_l0": (4 * HIDDEN, INPUT), "weight_hh_l0": (4 * HIDDEN, HIDDEN),
+              "bias_ih_l0": (4 * HIDDEN,), "bias_hh_l0": (4 * HIDDEN,)}
+    data = {name: rng.uniform(-bound, bound, shape).astype(np.float32) for name, shape in shapes.items()}
+    data["x"] = rng.standard_normal((STEPS, BATCH, INPUT)).astype(np.float32)
+    return data
+
+
+def _lstm_autograd(lib: ModuleType, data: dict[str, np.ndarray]) -> Prepared:
+    model = lib.nn.LSTM(INPUT, HIDDEN)
+    with lib.no_grad():
+        for name, parameter in model.named_parameters():
+            parameter.copy_(lib.from_numpy(data[name]))
+    params = [getattr(model, name) for name in PARAMS]
+    x = lib.from_numpy(data["x"].copy()).requires_grad_()
+
+    def step() -> Any:
+        x.grad = None
+        for p in params:
+            p.grad = None
+        output, _ = model(x)
+        loss = (output * output).mean()
+        loss.backward()
+        return loss
+
+    return Prepared(step, lambda: [x.grad.numpy(), *(p.grad.numpy() for p in params)],
+                    note="`nn.LSTM(32, 128)`, `loss = (output * output).mean()`, `loss.backward()`")
+
+
+def lstm_chainrule(data: dict[str, np.ndarray]) -> Prepared:
+    import chainrule
+
+    return _lstm_autograd(chainrule, data)
+
+
+def lstm_torch(data: dict[str, np.ndarray]) -> Prepared:
+    import torch
+
+    return _lstm_autograd(torch, data)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-x))
+
+
+def lstm_numpy(data: dict[str, np.ndarray]) -> Prepared:
+    w_ih, w_hh, b_ih, b_hh = (data[name] for name in PARAMS)
+    x = data["x"]
+    H = HIDDEN
+    grads: list[np.ndarray] = []
+
+    def step() -> Any:
+        # forward: gates = x W_ihᵀ + b_ih + h W_hhᵀ + b_hh; i, f, o = σ, g = tanh (order i, f, g, o)
+        xproj = (x.reshape(-1, INPUT) @ w_ih.T + (b_ih + b_hh)).reshape(STEPS, BATCH, 4 * H)
+        h = np.zeros((BATCH, H), np.float32)
+        c = np.zeros((BATCH, H), np.float32)
+        hs, cs, acts = [h], [c], []
+        for t in range(STEPS):
+            z = xproj[t] + h @ w_hh.T
+            a = np.concatenate([_sigmoid(z[:, :2 * H]), np.tanh(z[:, 2 * H:3 * H]), _sigmoid(z[:, 3 * H:])], axis=1)
+            c = a[:, H:2 * H] * c + a[:, :H] * a[:, 2 * H:3 * H]
+            h = a[:, 3 * H:] * np.tanh(c)
+            acts.append(a)
+            hs.append(h)
+            cs.append(c)
+        out = np.stack(hs[1:])
+        loss = (out * out).mean()
+        # backward through time: dL/dout = 2 out / size
+        d_out = out * np.float32(2 / out.size)
+        d_pre = np.empty((STEPS, BATCH, 4 * H), np.float32)
+        dh = np.zeros((BATCH, H), np.float32)
+        dc = np.zeros((BATCH, H), np.float32)
+        for t in reversed(range(STEPS)):
+            a, tc = acts[t], np.tanh(cs[t + 1])
+            i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+            dh = dh + d_out[t]
+            dc = dc + dh * o * (1 - tc * tc)  # h = o tanh c
+            d_pre[t] = np.concatenate([dc * g * i * (1 - i), dc * cs[t] * f * (1 - f), dc * i * (1 - g * g),
+                                       dh * tc * o * (1 - o)], axis=1)
+            dc = dc * f  # c = f c_prev + i g
+            dh = d_pre[t] @ w_hh
+        d2 = d_pre.reshape(-1, 4 * H)
+        db = d2.sum(axis=0)
+        grads[:] = [(d2 @ w_ih).reshape(x.shape), d2.T @ x.reshape(-1, INPUT),
+                    d2.T @ np.stack(hs[:-1]).reshape(-1, H), db, db]
+        return loss
+
+    return Prepared(step, lambda: grads, note="explicit forward and backward through time")
+
+
+WORKLOADS = [
+    Workload(
+        name="LSTM(32, 128), L=50, N=32",
+        description="`nn.LSTM(32, 128)` (one layer, float32) on an input (50, 32, 32) requiring grad, "
+                    "`loss = mean(output²)`; forward + backward, gradients of the input and all four parameters",
+        make_data=make_data,
+        setups={"chainrule": lstm_chainrule, "torch": lstm_torch, "numpy": lstm_numpy},
+        targets={"torch": 1.5},
+    ),
+]

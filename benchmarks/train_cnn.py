@@ -1,0 +1,89 @@
+"""The "train_cnn" benchmark: one training pass of a LeNet-like CNN over Fashion-MNIST, chainrule vs PyTorch.
+
+The model: ``Conv2d(1, 16, 5)``, ReLU, ``MaxPool2d(2)``, ``Conv2d(16, 32, 5)``, ReLU, ``MaxPool2d(2)``,
+``Flatten``, ``Linear(512, 10)``; cross-entropy, plain SGD (lr 0.05), batch 64, float32 images
+(pixels / 255) of shape (1, 28, 28). One call trains one pass over the first 10,000 training images
+(157 steps) from the same starting weights (one NumPy draw of PyTorch's default initialisation, copied
+into both models before every call), in the same NumPy-drawn order, with the ordinary
+``zero_grad / loss / backward / step`` loop of :func:`benchmarks.train_mlp.train_epoch`. The mean
+training loss and the final weights must agree within the float32 drift of a pass of training
+(the tolerances of train_mlp, measured there).
+
+``--quick`` uses the first 1,024 images: a correctness check in seconds.
+"""
+
+from __future__ import annotations
+
+import functools
+from types import ModuleType
+from typing import Any, Sequence
+
+import numpy as np
+
+from benchmarks import harness
+from benchmarks.harness import Prepared, Workload
+from benchmarks.train_mlp import (LOSS_RTOL, WEIGHT_RTOL, by_framework, epoch_orders, fashion_mnist, load_weights,
+                                  train_epoch)
+
+TITLE = "train_cnn: one pass of a LeNet-like CNN over 10,000 Fashion-MNIST images"
+IMAGES, QUICK_IMAGES = 10_000, 1_024
+BATCH, LR, SEED = 64, 0.05, 0
+# (name, shape) of each parameter in model.parameters() order, and its fan-in for the initialisation
+PARAMETERS = (("conv1.weight", (16, 1, 5, 5)), ("conv1.bias", (16,)), ("conv2.weight", (32, 16, 5, 5)),
+              ("conv2.bias", (32,)), ("fc.weight", (10, 512)), ("fc.bias", (10,)))
+FAN_IN = {16: 25, 32: 400, 10: 512}  # by output size: conv1 1·5·5, conv2 16·5·5, fc 512
+
+
+def build_model(lib: ModuleType) -> Any:
+    """The CNN as ``lib.nn.Sequential``."""
+    nn = lib.nn
+    return nn.Sequential(nn.Conv2d(1, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(16, 32, 5), nn.ReLU(),
+                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(512, 10))
+
+
+def make_data(quick: bool) -> dict[str, np.ndarray]:
+    """Images ``x`` (N, 1, 28, 28), labels ``y``, the pass's order ``perm`` and the starting weights:
+    PyTorch's default initialisation, ``U(±1/√fan_in)`` for weights and biases, drawn with NumPy."""
+    x, y = fashion_mnist(True, QUICK_IMAGES if quick else IMAGES)
+    rng = np.random.default_rng(SEED)
+    weights = {}
+    for name, shape in PARAMETERS:
+        bound = 1 / np.sqrt(FAN_IN[shape[0]])
+        weights[name] = rng.uniform(-bound, bound, shape).astype(np.float32)
+    return {"x": x.reshape(-1, 1, 28, 28), "y": y, "perm": epoch_orders(len(x), 1)[0], **weights}
+
+
+def _batches(lib: ModuleType, x: np.ndarray, y: np.ndarray, order: np.ndarray) -> Any:
+    for start in range(0, len(order), BATCH):
+        indices = order[start:start + BATCH]
+        yield lib.from_numpy(x[indices]), lib.from_numpy(y[indices])
+
+
+def _pass(lib: ModuleType, data: dict[str, np.ndarray]) -> Prepared:
+    weights = [data[name] for name, _ in PARAMETERS]
+    model = build_model(lib)
+    loss_fn, optimizer = lib.nn.CrossEntropyLoss(), lib.optim.SGD(model.parameters(), lr=LR)
+    x, y, order = data["x"], data["y"], data["perm"]
+
+    def step() -> float:
+        load_weights(lib, model, weights)  # every call trains the same pass from the same start
+        return train_epoch(model, loss_fn, optimizer, _batches(lib, x, y, order))
+
+    return Prepared(step, lambda: [p.detach().numpy().copy() for p in model.parameters()],
+                    note="`nn.Sequential` of `Conv2d`/`ReLU`/`MaxPool2d`/`Flatten`/`Linear`, "
+                         "`nn.CrossEntropyLoss()`, `optim.SGD(lr=0.05)`; batches `from_numpy(x[indices])`")
+
+
+def workloads(quick: bool) -> list[Workload]:
+    n = QUICK_IMAGES if quick else IMAGES
+    return [Workload("cnn", f"one call is one pass: {-(-n // BATCH)} SGD steps over {n:,} training images, "
+                            f"batch {BATCH}, same order and starting weights for every framework; checks: "
+                            "mean training loss and final weights",
+                     functools.partial(make_data, quick), by_framework(_pass), targets={"torch": 1.5},
+                     loss_rtol=LOSS_RTOL, grad_rtol=WEIGHT_RTOL)]
+
+
+def run(frameworks: Sequence[str], settings: harness.Settings, machine: list[str], command: str,
+        log: Any = print) -> str:
+    """Time the pass with the harness; the Markdown section."""
+    return harness.run_benchmark(TITLE, workloads(settings.quick_run), frameworks, settings, machine, command, log)

@@ -1,0 +1,99 @@
+"""The fused recurrent primitives: same values as the composition of ops, gradcheck, second derivatives."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.autograd import gradcheck, gradgradcheck
+from chainrule.ops.recurrent import GRULayer, LSTMLayer, RNNLayer, gru_steps, lstm_steps, rnn_steps
+from tests.helpers import assert_close
+
+STEPS, BATCH, HIDDEN = 3, 2, 4
+
+
+def _leaf(shape: tuple[int, ...], seed: int, dtype: Any = np.float64, scale: float = 1.0) -> cr.Tensor:
+    data = np.random.default_rng(seed).uniform(-scale, scale, shape).astype(dtype)
+    return cr.from_numpy(data).requires_grad_()
+
+
+def _case(kind: str, bias: bool, dtype: Any = np.float64) -> tuple[Callable[..., Any], Callable[..., Any], list]:
+    """(primitive, composition, arguments before ``reverse``) for one kind of layer."""
+    gates = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}[kind]
+    xproj = _leaf((STEPS, BATCH, gates * HIDDEN), 0, dtype, 2.0)
+    states = [_leaf((BATCH, HIDDEN), 1 + i, dtype) for i in range(2 if kind == "lstm" else 1)]
+    w_hh = _leaf((gates * HIDDEN, HIDDEN), 5, dtype, 0.7)
+    b_hh = _leaf((gates * HIDDEN,), 6, dtype) if bias else None
+    args = [xproj, *states, w_hh, b_hh]
+    if kind == "lstm":
+        return LSTMLayer.apply, lstm_steps, args
+    if kind == "gru":
+        return GRULayer.apply, gru_steps, args
+    relu = kind == "rnn_relu"
+    return (lambda *a: RNNLayer.apply(*a, relu)), (lambda *a: rnn_steps(*a, relu)), args
+
+
+CASES = list(itertools.product(("lstm", "gru", "rnn_tanh", "rnn_relu"), (True, False), (False, True)))
+
+
+@pytest.mark.parametrize("kind, bias, reverse", CASES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fused_layer_matches_the_composition(kind: str, bias: bool, reverse: bool, dtype: Any) -> None:
+    fused, composed, args = _case(kind, bias, dtype)
+    outs = fused(*args, reverse)
+    expected = composed(*args, reverse)
+    assert all(o.dtype == cr.float32 if dtype == np.float32 else cr.float64 for o in outs)
+    rng = np.random.default_rng(7)
+    weights = [cr.from_numpy(rng.standard_normal(o.shape).astype(dtype)) for o in outs]
+    leaves = [a for a in args if a is not None]
+    grads = cr.autograd.grad(sum((o * w).sum() for o, w in zip(outs, weights)), leaves)
+    expected_grads = cr.autograd.grad(sum((o * w).sum() for o, w in zip(expected, weights)), leaves)
+    for got, want in zip([*outs, *grads], [*expected, *expected_grads], strict=True):
+        assert_close(got, want.detach().numpy())
+
+
+@pytest.mark.parametrize("kind, bias, reverse", CASES)
+def test_fused_layer_gradcheck(kind: str, bias: bool, reverse: bool) -> None:
+    fused, _, args = _case(kind, bias)
+    leaves = [a for a in args if a is not None]
+    position = next((i for i, a in enumerate(args) if a is None), None)
+
+    def run(*tensors: cr.Tensor) -> Any:
+        full = list(tensors)
+        if position is not None:
+            full.insert(position, None)
+        return fused(*full, reverse)
+
+    assert gradcheck(run, leaves)
+
+
+@pytest.mark.parametrize("kind, reverse", [("lstm", True), ("rnn_relu", False)])  # the others: tests/nn
+def test_fused_layer_second_derivatives(kind: str, reverse: bool) -> None:
+    """create_graph=True differentiates the composition: gradgradcheck holds."""
+    fused, _, args = _case(kind, True)
+    assert gradgradcheck(lambda *a: fused(*a, reverse), args)
+
+
+def test_lstm_saturated_gates_stay_finite() -> None:
+    """σ(x) = 1 / (1 + e⁻ˣ) overflows e⁻ˣ to inf for very negative x: the gate is then exactly 0, not NaN."""
+    xproj = cr.from_numpy(np.full((2, 1, 4 * HIDDEN), -1e4, np.float32)).requires_grad_()
+    h0 = c0 = cr.zeros(1, HIDDEN)
+    w_hh = cr.zeros(4 * HIDDEN, HIDDEN)
+    out, h, c = LSTMLayer.apply(xproj, h0, c0, w_hh, None, False)
+    out.sum().backward()
+    assert np.all(np.isfinite(out.numpy(force=True))) and np.all(np.isfinite(xproj.grad.numpy()))
+
+
+def test_backward_twice_with_retain_graph_gives_the_same_gradients() -> None:
+    """The backward rule leaves the saved activations untouched."""
+    _, _, args = _case("lstm", True)
+    out, _, _ = LSTMLayer.apply(*args, False)
+    loss = (out * out).sum()
+    first = [g.numpy().copy() for g in cr.autograd.grad(loss, args, retain_graph=True)]
+    second = [g.numpy() for g in cr.autograd.grad(loss, args)]
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
