@@ -1,8 +1,9 @@
 """``python -m benchmarks [--quick] [--threads N] [--repeats R] [--clock wall|cpu] [names…]``.
 
 A full run measures each named benchmark (all by default) and rewrites its section of BENCHMARKS.md;
-``--quick`` runs a few repetitions as a correctness check and writes nothing. The exit status is 1
-when frameworks disagree on a loss or a gradient.
+a full run of all of them also rewrites the summary table of the headline workloads at the top. ``--quick``
+runs a few repetitions as a correctness check and writes nothing (it prints the summary). The exit
+status is 1 when frameworks disagree on a loss or a gradient.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ import sys
 from benchmarks import harness
 
 # name -> module with TITLE and WORKLOADS, or with its own run(frameworks, settings, machine, command)
-# (returning the Markdown section) when it measures more than the harness does
-BENCHMARKS = {"engine": "benchmarks.engine", "train_mlp": "benchmarks.train_mlp",
-              "train_cnn": "benchmarks.train_cnn", "lstm": "benchmarks.lstm"}
+# (returning a harness.Section) when it measures more than the harness does
+BENCHMARKS = {"engine": "benchmarks.engine", "mlp_small": "benchmarks.mlp_small",
+              "train_mlp": "benchmarks.train_mlp", "train_cnn": "benchmarks.train_cnn",
+              "lstm": "benchmarks.lstm", "inference": "benchmarks.inference"}
+SUMMARY = "summary"  # the name of the summary's section in BENCHMARKS.md
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(machine))
     command = shlex.join(["python", "-m", "benchmarks", *(argv if argv is not None else sys.argv[1:])])
     failed = False
+    rows: list[harness.SummaryRow] = []
     for name in args.names or list(BENCHMARKS):
         module = importlib.import_module(BENCHMARKS[name])
         print(f"{name}{' (quick)' if args.quick else ''}:")
@@ -67,9 +71,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"FAILED: {error}", file=sys.stderr)
             failed = True
             continue
+        rows += section.summary
         if not args.quick:
-            harness.write_section(name, section)
+            harness.write_section(name, section.markdown)
             print(f"  wrote its section of {harness.BENCHMARKS_MD}")
+    summary = harness.render_summary(rows, machine, command)
+    if rows:
+        print(summary + ("(--quick: few short repetitions, a correctness check; these ratios are not "
+                         "measurements)" if args.quick else ""))
+    if not args.quick and not failed and set(args.names or BENCHMARKS) == set(BENCHMARKS):
+        harness.write_section(SUMMARY, summary, first=True)
+        print(f"wrote the summary at the top of {harness.BENCHMARKS_MD}")
     return 1 if failed else 0
 
 

@@ -18,7 +18,14 @@ backward, returning the loss) and a ``grads()`` that returns the gradients the l
 5. renders the results as Markdown (best, median, min–max per framework; the ratios
    chainrule/torch and chainrule/numpy from the best runs, medians beside).
 
-:func:`write_section` puts that Markdown into BENCHMARKS.md, replacing only this benchmark's section.
+A workload may also declare its ``limit``: the same matrix products as its step, alone, in NumPy. It
+is timed in the same round-robin as the frameworks (as the pseudo-framework :data:`LIMIT`, never
+checked), and its time over chainrule's is the "distance to the limit": the share of chainrule's
+time that BLAS itself needs.
+
+:func:`write_section` puts that Markdown into BENCHMARKS.md, replacing only this benchmark's section;
+:func:`render_summary` renders the one table of the headline workloads (:class:`SummaryRow`) that a full
+run of every benchmark writes at the top.
 """
 
 from __future__ import annotations
@@ -42,6 +49,10 @@ import numpy as np
 
 FRAMEWORKS = ("chainrule", "torch", "numpy", "jax")
 REFERENCE = "numpy"  # the hand-written reference every other framework's loss is compared with
+LIMIT = "numpy matmuls"  # a workload's matrix products alone, timed beside the frameworks (not checked)
+# chainrule's opt-in compiled mode (not in chainrule yet): the summary's column for it reads "–" until a
+# workload has a setup under this name and it is among the frameworks measured
+COMPILED = "chainrule.compile"
 LOSS_RTOL, LOSS_ATOL = 1e-4, 1e-6  # float32 computed in a different order by each framework
 GRAD_RTOL, GRAD_ATOL = 1e-4, 1e-6  # per gradient array, on the Euclidean norm of the difference
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,8 +67,8 @@ class CheckFailed(Exception):
 class Prepared:
     """One framework's ready-to-run workload."""
 
-    step: Callable[[], Any]  # one forward + backward; returns the loss (a scalar of any framework)
-    grads: Callable[[], list[np.ndarray]]  # the gradients computed by the last step, as arrays
+    step: Callable[[], Any]  # one call of the workload; returns the loss (or an output, see as_float)
+    grads: Callable[[], list[np.ndarray]]  # arrays to compare: the last step's gradients (or outputs)
     note: str = ""  # how this framework computes the workload, when it is worth saying
 
 
@@ -70,6 +81,9 @@ class Workload:
     make_data: Callable[[], dict[str, np.ndarray]]  # the shared inputs, generated once with NumPy
     setups: dict[str, Callable[[dict[str, np.ndarray]], Prepared]]  # framework -> setup
     targets: dict[str, float] = field(default_factory=dict)  # "torch"/"numpy" -> wanted ratio bound
+    summary: bool = False  # one of the headline workloads: a row of the summary table
+    # data -> a call doing only the workload's matrix products, in NumPy (same shapes and transposes)
+    limit: Callable[[dict[str, np.ndarray]], Callable[[], Any]] | None = None
     loss_rtol: float = LOSS_RTOL  # looser for long float32 runs (a whole epoch drifts further)
     grad_rtol: float = GRAD_RTOL
 
@@ -90,10 +104,15 @@ class Result:
     def median(self, framework: str) -> float:
         return statistics.median(self.times[framework])
 
-    def ratio(self, other: str, stat: Callable[[str], float]) -> float | None:
-        if "chainrule" not in self.times or other not in self.times:
+    def ratio(self, other: str, stat: Callable[[str], float], mine: str = "chainrule") -> float | None:
+        """``stat(mine) / stat(other)``, or None when either was not timed."""
+        if mine not in self.times or other not in self.times:
             return None
-        return stat("chainrule") / stat(other)
+        return stat(mine) / stat(other)
+
+    def limit_share(self) -> float | None:
+        """The distance to the limit: NumPy's time for the matrix products alone over chainrule's time."""
+        return self.ratio("chainrule", self.best, mine=LIMIT)
 
 
 @dataclass
@@ -206,11 +225,12 @@ def _git_commit() -> str:
 
 # ---------------------------------------------------------------------------- measuring
 def as_float(value: Any) -> float:
-    """A framework's scalar loss as a Python float (without torch's requires-grad warning)."""
+    """A step's result as a Python float (without torch's requires-grad warning): a scalar loss
+    itself, an output (an inference workload's logits) by its sum. Called outside the timed calls."""
     detach = getattr(value, "detach", None)
     if detach is not None:
         value = detach()
-    return float(np.asarray(value))
+    return float(np.asarray(value).sum(dtype=np.float64))
 
 
 def _time_calls(step: Callable[[], Any], calls: int, clock: Callable[[], float]) -> tuple[float, Any]:
@@ -235,20 +255,25 @@ def measure(workload: Workload, frameworks: Sequence[str], settings: Settings) -
     """Time ``workload`` in each framework, round-robin; check that losses and gradients agree."""
     data = workload.make_data()
     prepared = {fw: workload.setups[fw](data) for fw in frameworks if fw in workload.setups}
-    order = list(prepared)
-    losses: dict[str, list[float]] = {fw: [] for fw in order}
+    steps = {fw: p.step for fw, p in prepared.items()}
+    if workload.limit is not None:
+        steps[LIMIT] = workload.limit(data)
+    order = list(steps)
+    losses: dict[str, list[float]] = {fw: [] for fw in prepared}
     clock = CLOCKS[settings.clock][0]
     per_call = {}
     for fw in order:
-        per_call[fw], loss = _warm_up(prepared[fw].step, settings.warmup_seconds, clock)
-        losses[fw].append(as_float(loss))
+        per_call[fw], loss = _warm_up(steps[fw], settings.warmup_seconds, clock)
+        if fw in losses:
+            losses[fw].append(as_float(loss))
     calls = max(1, round(settings.rep_seconds / max(per_call.values())))
     times: dict[str, list[float]] = {fw: [] for fw in order}
     for rep in range(settings.repeats):
         for fw in order[rep % len(order):] + order[:rep % len(order)]:
-            seconds, loss = _time_calls(prepared[fw].step, calls, clock)
+            seconds, loss = _time_calls(steps[fw], calls, clock)
             times[fw].append(seconds)
-            losses[fw].append(as_float(loss))
+            if fw in losses:
+                losses[fw].append(as_float(loss))
     loss = check_losses(workload.name, losses, workload.loss_rtol)
     check_gradients(workload.name, {fw: p.grads() for fw, p in prepared.items()}, workload.grad_rtol)
     notes = {fw: p.note for fw, p in prepared.items() if p.note}
@@ -302,20 +327,28 @@ def _ratio_text(result: Result, other: str, bold: bool = False) -> str:
     return f"**{best:.2f}** ({median:.2f})" if bold else f"{best:.2f} ({median:.2f})"
 
 
+def _verdict(ratio: float | None, target: float | None) -> str:
+    """``met`` or ``**missed**`` for a ratio against its upper bound; empty when either is unknown."""
+    if ratio is None or target is None:
+        return ""
+    return "met" if ratio <= target else "**missed**"
+
+
 def _target_cell(result: Result, other: str) -> str:
     target = result.workload.targets.get(other)
-    best = result.ratio(other, result.best)
     if target is None:
         return "–"
-    if best is None:
-        return f"≤ {target:g}"
-    return f"≤ {target:g} {'met' if best <= target else '**missed**'}"
+    return f"≤ {target:g} {_verdict(result.ratio(other, result.best), target)}".rstrip()
+
+
+def _share_text(share: float | None) -> str:
+    return "–" if share is None else f"{share:.0%}"
 
 
 def render(title: str, results: Sequence[Result], settings: Settings, machine: list[str],
            command: str) -> str:
     """The Markdown section of one benchmark (without its markers)."""
-    frameworks = [fw for fw in FRAMEWORKS if any(fw in r.times for r in results)]
+    frameworks = [fw for fw in (*FRAMEWORKS, COMPILED, LIMIT) if any(fw in r.times for r in results)]
     lines = [
         f"Command: `{command}` (run {datetime.date.today().isoformat()}; {settings.repeats} "
         f"repetitions per framework, interleaved round-robin, after a warm-up; "
@@ -324,14 +357,17 @@ def render(title: str, results: Sequence[Result], settings: Settings, machine: l
         *[f"- {line}" for line in machine],
         "",
         "Ratios of chainrule's time to the other framework's, from the best repetitions (medians in "
-        "parentheses); below 1 means chainrule is faster.",
+        "parentheses); below 1 means chainrule is faster. Matmul limit: the time of the step's matrix "
+        "products alone in NumPy (same shapes and transposes, timed in the same rounds) over chainrule's "
+        "time, from the best repetitions; 100% would leave nothing but BLAS.",
         "",
-        "| workload | chainrule / torch | target | chainrule / numpy | target | loss (all agree) |",
-        "|---|---|---|---|---|---|",
+        "| workload | chainrule / torch | target | chainrule / numpy | target | matmul limit | loss (all agree) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(f"| {r.workload.name} | {_ratio_text(r, 'torch', bold=True)} | {_target_cell(r, 'torch')} | "
-                     f"{_ratio_text(r, 'numpy', bold=True)} | {_target_cell(r, 'numpy')} | {r.loss:.6g} |")
+                     f"{_ratio_text(r, 'numpy', bold=True)} | {_target_cell(r, 'numpy')} | "
+                     f"{_share_text(r.limit_share())} | {r.loss:.6g} |")
     lines += [
         "",
         "Time per call in µs (what one call computes is under Workloads below): best, median and "
@@ -356,7 +392,77 @@ def render(title: str, results: Sequence[Result], settings: Settings, machine: l
         for fw, note in r.notes.items():
             by_note.setdefault(note, []).append(fw)
         lines += [f"  - {', '.join(fws)}: {note}" for note, fws in by_note.items()]
+        if LIMIT in r.times:
+            lines.append(f"  - {LIMIT}: only the matrix products of the call, `np.matmul(a, b, out=c)` with the "
+                         "same shapes and transposes, on random operands (not checked)")
     return "\n".join([f"## {title}", "", *lines, ""])
+
+
+# ---------------------------------------------------------------------------- the summary of the headline workloads
+@dataclass
+class SummaryRow:
+    """One of the headline workloads in the summary table: chainrule's cost over torch's."""
+
+    workload: str
+    best: float  # chainrule's best over torch's best
+    median: float  # chainrule's median over torch's median
+    low: float  # the smallest and largest ratio of one round (a repetition of both, or a memory run
+    high: float  # of each), so the spread of the ratio itself
+    target: float | None  # the bound set on ``best``
+    limit_share: float | None = None  # the distance to the limit, see Result.limit_share
+    compiled: float | None = None  # chainrule.compile's best over torch's best, once it exists
+
+
+@dataclass
+class Section:
+    """What a benchmark returns: its Markdown section and its rows of the summary table."""
+
+    markdown: str
+    summary: list[SummaryRow] = field(default_factory=list)
+
+
+def paired_row(workload: str, mine: Sequence[float], torch: Sequence[float], target: float | None,
+               **extra: float | None) -> SummaryRow:
+    """A summary row from chainrule's and torch's measurements, paired round by round."""
+    rounds = [a / b for a, b in zip(mine, torch, strict=True)]
+    return SummaryRow(workload, min(mine) / min(torch), statistics.median(mine) / statistics.median(torch),
+                      min(rounds), max(rounds), target, **extra)
+
+
+def summary_rows(results: Sequence[Result]) -> list[SummaryRow]:
+    """The summary rows of the results that are the headline workloads and were timed in chainrule and torch."""
+    return [paired_row(r.workload.name, r.times["chainrule"], r.times["torch"], r.workload.targets.get("torch"),
+                       limit_share=r.limit_share(), compiled=r.ratio("torch", r.best, mine=COMPILED))
+            for r in results if r.workload.summary and {"chainrule", "torch"} <= r.times.keys()]
+
+
+def render_summary(rows: Sequence[SummaryRow], machine: list[str], command: str) -> str:
+    """The summary section (without its markers): one row per headline workload."""
+    lines = [
+        "## Summary: chainrule / PyTorch on the headline workloads",
+        "",
+        f"Command: `{command}` (run {datetime.date.today().isoformat()}); each row is detailed in its "
+        "benchmark's section below.",
+        "",
+        *[f"- {line}" for line in machine],
+        "",
+        "Ratio: chainrule's time (memory: training memory) over PyTorch's, from the best repetitions; "
+        "median: the ratio of the medians; min–max: the smallest and largest ratio within one round "
+        "(both frameworks' repetition of that round, or one memory run each). Below 1 means chainrule "
+        "is faster (smaller). Matmul limit: NumPy's time for the step's matrix products alone over "
+        "chainrule's time. chainrule.compile: the same ratio for chainrule's opt-in compiled mode "
+        "(– while chainrule has none).",
+        "",
+        "| workload | ratio (best) | median | min–max | target | met? | matmul limit | chainrule.compile / torch |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        target = "–" if row.target is None else f"≤ {row.target:g}"
+        compiled = "–" if row.compiled is None else f"{row.compiled:.2f}"
+        lines.append(f"| {row.workload} | **{row.best:.2f}** | {row.median:.2f} | {row.low:.2f}–{row.high:.2f} | "
+                     f"{target} | {_verdict(row.best, row.target) or '–'} | {_share_text(row.limit_share)} | "
+                     f"{compiled} |")
+    return "\n".join([*lines, ""])
 
 
 HEADER = """# Benchmarks
@@ -383,21 +489,35 @@ NumPy, float32), runs on the same number of threads, and must compute the same l
 - Times are wall-clock unless the command says `--clock cpu`: then they are the process's CPU time
   (one thread), which other programs on a shared machine disturb much less.
 - A target such as "≤ 0.7" is what the library aims for on that workload; "missed" marks work to do.
+  The summary at the top gathers the headline workloads and targets; it is rewritten by a full run of
+  every benchmark.
+- **Matmul limit** (mlp-small, mlp-epoch): the time NumPy needs for the step's matrix products alone
+  (same shapes and transposes, timed in the same rounds) over chainrule's time for the whole step:
+  how close chainrule is to what BLAS allows.
 """
 
 
+MARKER = "<!-- benchmark:"  # every generated section sits between MARKER{name}:start and MARKER{name}:end
+
+
 def _markers(name: str) -> tuple[str, str]:
-    return f"<!-- benchmark:{name}:start -->", f"<!-- benchmark:{name}:end -->"
+    return f"{MARKER}{name}:start -->", f"{MARKER}{name}:end -->"
 
 
-def write_section(name: str, body: str, path: Path = BENCHMARKS_MD) -> None:
-    """Replace benchmark ``name``'s section of ``path`` with ``body`` (append it if new), atomically."""
+def write_section(name: str, body: str, path: Path | None = None, first: bool = False) -> None:
+    """Replace section ``name`` of ``path`` (default: :data:`BENCHMARKS_MD`, looked up at the call) with
+    ``body``, atomically. A new section is appended, or with ``first`` put before every other generated
+    section (right after the hand-written header)."""
+    path = path or BENCHMARKS_MD
     text = path.read_text() if path.exists() else HEADER
     start, end = _markers(name)
     block = f"{start}\n{body.rstrip()}\n{end}"
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
+    others = text.find(MARKER)
     if pattern.search(text):
         text = pattern.sub(lambda _: block, text, count=1)
+    elif first and others >= 0:
+        text = text[:others] + block + "\n\n" + text[others:]
     else:
         text = text.rstrip() + "\n\n" + block
     text = text.rstrip() + "\n"
@@ -414,14 +534,16 @@ def write_section(name: str, body: str, path: Path = BENCHMARKS_MD) -> None:
 
 def run_benchmark(title: str, workloads: Sequence[Workload], frameworks: Sequence[str],
                   settings: Settings, machine: list[str], command: str,
-                  log: Callable[[str], None] = print) -> str:
-    """Measure every workload and return the Markdown section; raises CheckFailed on a mismatch."""
+                  log: Callable[[str], None] = print) -> Section:
+    """Measure every workload; the Markdown section and summary rows. Raises CheckFailed on a mismatch."""
     results = []
     for workload in workloads:
         log(f"  {workload.name} …")
         result = measure(workload, frameworks, settings)
         summary = ", ".join(f"{fw} {_us(result.best(fw))} µs" for fw in result.times)
+        share = result.limit_share()
         log(f"    loss {result.loss:.6g} agrees; best per call: {summary}; chainrule/torch "
-            f"{_ratio_text(result, 'torch')}, chainrule/numpy {_ratio_text(result, 'numpy')}")
+            f"{_ratio_text(result, 'torch')}, chainrule/numpy {_ratio_text(result, 'numpy')}"
+            + ("" if share is None else f"; matmul limit {_share_text(share)} of chainrule's time"))
         results.append(result)
-    return render(title, results, settings, machine, command)
+    return Section(render(title, results, settings, machine, command), summary_rows(results))

@@ -118,11 +118,12 @@ def lstm_numpy(data: dict[str, np.ndarray]) -> Prepared:
 
 WORKLOADS = [
     Workload(
-        name="LSTM(32, 128), L=50, N=32",
+        name="lstm",
         description="`nn.LSTM(32, 128)` (one layer, float32) on an input (50, 32, 32) requiring grad, "
                     "`loss = mean(output²)`; forward + backward, gradients of the input and all four parameters",
         make_data=make_data,
         setups={"chainrule": lstm_chainrule, "torch": lstm_torch, "numpy": lstm_numpy},
-        targets={"torch": 1.5},
+        targets={"torch": 1.0},
+        summary=True,
     ),
 ]

@@ -10,6 +10,7 @@ method table at the bottom of this file lists them all.
 from __future__ import annotations
 
 import builtins
+import itertools
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
@@ -18,6 +19,13 @@ from chainrule import dtype as dtypes
 from chainrule.errors import ChainruleError
 
 __all__ = ["Tensor", "Size", "device"]
+
+# The graph's clock. Nodes are numbered from it as they are recorded (``Node.seq``), and every in-place
+# change of a tensor stamps ``last_inplace[0]`` with a number from it. A node whose number is above
+# the stamp was recorded after the last in-place change anywhere, so none of its inputs can have
+# changed since: the engine checks versions only for the other nodes (most backward passes have none).
+next_seq = itertools.count().__next__
+last_inplace = [-1]
 
 
 class Size(tuple):
@@ -289,6 +297,7 @@ class Tensor:
         self._out = out
 
     def _bump_version(self) -> None:
+        last_inplace[0] = next_seq()
         if self._vc is None:
             self._vc = [1]
         else:

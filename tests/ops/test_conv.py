@@ -8,7 +8,7 @@ import pytest
 
 import chainrule as cr
 from chainrule.autograd.function import _NO_RECORD
-from chainrule.ops.conv import Conv, ConvInputGrad, ConvWeightGrad
+from chainrule.ops.conv import Conv, ConvInputGrad, ConvWeightGrad, _input_grad_gather, _input_grad_scatter
 from tests.helpers import assert_close, rand, require_torch
 
 # (x shape, weight shape, stride, ((top, bottom), (left, right)), dilation, groups)
@@ -64,6 +64,33 @@ def test_adjoint_identities(x_shape, w_shape, stride, padding, dilation, groups)
     dw = ConvWeightGrad.forward(_NO_RECORD, x, g, geom, w_shape[2:])
     np.testing.assert_allclose(np.vdot(y, g), np.vdot(x, dx), rtol=1e-10)
     np.testing.assert_allclose(np.vdot(y, g), np.vdot(w, dw), rtol=1e-10)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, dilation, groups", GEOMETRIES)
+def test_both_input_gradient_strategies_agree(x_shape, w_shape, stride, padding, dilation, groups):
+    # ConvInputGrad picks one of the two by shape; each must be right for every geometry
+    geom = (stride, padding, dilation, groups)
+    x, w = _arrays(x_shape, w_shape, dtype=np.float32)
+    g = np.random.default_rng(2).standard_normal(Conv.forward(_NO_RECORD, x, w, None, geom).shape)
+    g = g.astype(np.float32)
+    (pt, pb), (pl, pr) = padding
+    padded = (x_shape[2] + pt + pb, x_shape[3] + pl + pr)
+    gathered, scattered = _input_grad_gather(g, w, geom, padded), _input_grad_scatter(g, w, geom, padded)
+    assert gathered.dtype == scattered.dtype == np.float32
+    assert gathered.shape == scattered.shape == x_shape[:2] + padded
+    np.testing.assert_allclose(gathered, scattered, rtol=1e-5, atol=1e-5)
+    dx = ConvInputGrad.forward(_NO_RECORD, g, w, None, geom, x_shape[2:])
+    np.testing.assert_allclose(dx, gathered[:, :, pt:pt + x_shape[2], pl:pl + x_shape[3]], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("stride", [(1, 1), (1, 2)])
+def test_forward_on_a_non_contiguous_input(stride):
+    # im2col reads window rows straight from the input's buffer: a strided view must be copied first
+    x, w = _arrays((3, 2, 6, 7), (4, 2, 3, 3))
+    view = np.asfortranarray(x)[:, :, :, ::-1]
+    geom = (stride, ((0, 0), (0, 0)), (1, 1), 1)
+    np.testing.assert_array_equal(Conv.forward(_NO_RECORD, view, w, None, geom),
+                                  Conv.forward(_NO_RECORD, np.ascontiguousarray(view), w, None, geom))
 
 
 def _tensors(x_shape, w_shape, g_shape=None):

@@ -13,7 +13,7 @@ from chainrule.autograd import gradcheck, gradgradcheck
 from chainrule.ops.recurrent import GRULayer, LSTMLayer, RNNLayer, gru_steps, lstm_steps, rnn_steps
 from tests.helpers import assert_close
 
-STEPS, BATCH, HIDDEN = 3, 2, 4
+STEPS, BATCH, INPUT, HIDDEN = 3, 2, 3, 4
 
 
 def _leaf(shape: tuple[int, ...], seed: int, dtype: Any = np.float64, scale: float = 1.0) -> cr.Tensor:
@@ -24,13 +24,16 @@ def _leaf(shape: tuple[int, ...], seed: int, dtype: Any = np.float64, scale: flo
 def _case(kind: str, bias: bool, dtype: Any = np.float64) -> tuple[Callable[..., Any], Callable[..., Any], list]:
     """(primitive, composition, arguments before ``reverse``) for one kind of layer."""
     gates = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}[kind]
-    xproj = _leaf((STEPS, BATCH, gates * HIDDEN), 0, dtype, 2.0)
     states = [_leaf((BATCH, HIDDEN), 1 + i, dtype) for i in range(2 if kind == "lstm" else 1)]
     w_hh = _leaf((gates * HIDDEN, HIDDEN), 5, dtype, 0.7)
     b_hh = _leaf((gates * HIDDEN,), 6, dtype) if bias else None
+    if kind == "lstm":  # the LSTM primitive includes the input projection
+        x = _leaf((STEPS, BATCH, INPUT), 0, dtype, 2.0)
+        w_ih = _leaf((gates * HIDDEN, INPUT), 7, dtype, 0.7)
+        b_ih = _leaf((gates * HIDDEN,), 8, dtype) if bias else None
+        return LSTMLayer.apply, lstm_steps, [x, *states, w_ih, w_hh, b_ih, b_hh]
+    xproj = _leaf((STEPS, BATCH, gates * HIDDEN), 0, dtype, 2.0)
     args = [xproj, *states, w_hh, b_hh]
-    if kind == "lstm":
-        return LSTMLayer.apply, lstm_steps, args
     if kind == "gru":
         return GRULayer.apply, gru_steps, args
     relu = kind == "rnn_relu"
@@ -60,13 +63,10 @@ def test_fused_layer_matches_the_composition(kind: str, bias: bool, reverse: boo
 def test_fused_layer_gradcheck(kind: str, bias: bool, reverse: bool) -> None:
     fused, _, args = _case(kind, bias)
     leaves = [a for a in args if a is not None]
-    position = next((i for i, a in enumerate(args) if a is None), None)
 
     def run(*tensors: cr.Tensor) -> Any:
-        full = list(tensors)
-        if position is not None:
-            full.insert(position, None)
-        return fused(*full, reverse)
+        given = iter(tensors)
+        return fused(*(None if a is None else next(given) for a in args), reverse)
 
     assert gradcheck(run, leaves)
 
@@ -80,12 +80,12 @@ def test_fused_layer_second_derivatives(kind: str, reverse: bool) -> None:
 
 def test_lstm_saturated_gates_stay_finite() -> None:
     """σ(x) = 1 / (1 + e⁻ˣ) overflows e⁻ˣ to inf for very negative x: the gate is then exactly 0, not NaN."""
-    xproj = cr.from_numpy(np.full((2, 1, 4 * HIDDEN), -1e4, np.float32)).requires_grad_()
+    x = cr.from_numpy(np.full((2, 1, 1), -1e4, np.float32)).requires_grad_()
     h0 = c0 = cr.zeros(1, HIDDEN)
-    w_hh = cr.zeros(4 * HIDDEN, HIDDEN)
-    out, h, c = LSTMLayer.apply(xproj, h0, c0, w_hh, None, False)
+    w_ih, w_hh = cr.ones(4 * HIDDEN, 1), cr.zeros(4 * HIDDEN, HIDDEN)
+    out, h, c = LSTMLayer.apply(x, h0, c0, w_ih, w_hh, None, None, False)
     out.sum().backward()
-    assert np.all(np.isfinite(out.numpy(force=True))) and np.all(np.isfinite(xproj.grad.numpy()))
+    assert np.all(np.isfinite(out.numpy(force=True))) and np.all(np.isfinite(x.grad.numpy()))
 
 
 def test_backward_twice_with_retain_graph_gives_the_same_gradients() -> None:
@@ -97,3 +97,30 @@ def test_backward_twice_with_retain_graph_gives_the_same_gradients() -> None:
     second = [g.numpy() for g in cr.autograd.grad(loss, args)]
     for a, b in zip(first, second):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("given", ["b_ih", "b_hh"])
+def test_lstm_with_one_bias_matches_the_composition_in_float32(given: str) -> None:
+    """The LSTM primitive stacks [W_ih | W_hh | b] into one product: a single bias (either one) works,
+    and nothing leaves float32."""
+    _, _, (x, h0, c0, w_ih, w_hh, b_ih, b_hh) = _case("lstm", True, np.float32)
+    args = [x, h0, c0, w_ih, w_hh, b_ih if given == "b_ih" else None, b_hh if given == "b_hh" else None]
+    outs = LSTMLayer.apply(*args, True)
+    expected = lstm_steps(*args, True)
+    leaves = [a for a in args if a is not None]
+    grads = cr.autograd.grad(sum((o * o).sum() for o in outs), leaves)
+    expected_grads = cr.autograd.grad(sum((o * o).sum() for o in expected), leaves)
+    for got, want in zip([*outs, *grads], [*expected, *expected_grads], strict=True):
+        assert got.dtype == cr.float32
+        assert_close(got, want.detach().numpy())
+
+
+def test_lstm_bias_gradients_are_separate_arrays() -> None:
+    """Both biases get the same gradient (∂b of the stacked product), each in its own array."""
+    _, _, args = _case("lstm", True, np.float32)
+    out, _, _ = LSTMLayer.apply(*args, False)
+    out.sum().backward()
+    b_ih, b_hh = args[5], args[6]
+    np.testing.assert_array_equal(b_ih.grad.numpy(), b_hh.grad.numpy())
+    b_ih.grad.numpy()[...] = 0
+    assert np.any(b_hh.grad.numpy() != 0)
