@@ -68,7 +68,11 @@ class Linear(_WeightAndBias):
 
     def forward(self, input: Tensor) -> Tensor:
         """``input @ weight.T + bias``."""
-        return F.linear(input, self.weight, self.bias)
+        # read from the registry directly: ``self.weight`` would first miss the instance and class
+        # dictionaries and then go through Module.__getattr__ (0.75 µs per parameter, measured; a
+        # batch-1 forward of a Linear takes a few µs in all)
+        parameters = self._parameters
+        return F.linear(input, parameters["weight"], parameters["bias"])
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
