@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.harness import Prepared, Workload
+from benchmarks.harness import Prepared, Workload, by_framework
 
 TITLE = "engine: per-operation overhead and a raw-ops MLP"
 CHAIN_LAYERS = 17  # 3 ops each (mul, add, tanh): 51 elementwise ops, then the sum
@@ -55,18 +55,6 @@ def _chain_autograd(lib: ModuleType, data: dict[str, np.ndarray]) -> Prepared:
         return loss
 
     return Prepared(step, lambda: [x.grad.numpy()])
-
-
-def chain_chainrule(data: dict[str, np.ndarray]) -> Prepared:
-    import chainrule
-
-    return _chain_autograd(chainrule, data)
-
-
-def chain_torch(data: dict[str, np.ndarray]) -> Prepared:
-    import torch
-
-    return _chain_autograd(torch, data)
 
 
 def chain_numpy(data: dict[str, np.ndarray]) -> Prepared:
@@ -196,18 +184,6 @@ def _mlp_autograd(lib: ModuleType, data: dict[str, np.ndarray]) -> Prepared:
     return Prepared(step, lambda: [p.grad.numpy() for p in params], note=plan.describe())
 
 
-def mlp_chainrule(data: dict[str, np.ndarray]) -> Prepared:
-    import chainrule
-
-    return _mlp_autograd(chainrule, data)
-
-
-def mlp_torch(data: dict[str, np.ndarray]) -> Prepared:
-    import torch
-
-    return _mlp_autograd(torch, data)
-
-
 def mlp_numpy(data: dict[str, np.ndarray]) -> Prepared:
     W1, b1, W2, b2, W3, b3 = (data[name].copy() for name in PARAMS)
     x = data["x"].copy()
@@ -276,7 +252,7 @@ def _mlp(name: str, batch: int, sizes: tuple[int, ...], targets: dict[str, float
                     "ops, mean NLL of log_softmax at integer labels; forward + backward, gradients "
                     "for all weights and biases",
         make_data=lambda: mlp_data(batch, sizes),
-        setups={"chainrule": mlp_chainrule, "torch": mlp_torch, "numpy": mlp_numpy, "jax": mlp_jax},
+        setups={**by_framework(_mlp_autograd), "numpy": mlp_numpy, "jax": mlp_jax},
         targets=targets,
     )
 
@@ -287,7 +263,7 @@ WORKLOADS = [
         description=f"`x = tanh(x * 1.01 + 0.1)` {CHAIN_LAYERS} times from a leaf requiring grad, then "
                     "`.sum()` on shape (8,); forward + backward (per-operation overhead)",
         make_data=chain_data,
-        setups={"chainrule": chain_chainrule, "torch": chain_torch, "numpy": chain_numpy, "jax": chain_jax},
+        setups={**by_framework(_chain_autograd), "numpy": chain_numpy, "jax": chain_jax},
         targets={"torch": 0.5},
         summary=True,
     ),

@@ -43,6 +43,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -143,6 +144,12 @@ CLOCKS = {
 def available_frameworks() -> list[str]:
     """The frameworks importable here: chainrule and numpy always, torch and jax when installed."""
     return [fw for fw in FRAMEWORKS if fw in ("chainrule", "numpy") or importlib.util.find_spec(fw)]
+
+
+def by_framework(setup: Callable[[ModuleType, dict[str, np.ndarray]], Prepared]
+                 ) -> dict[str, Callable[[dict[str, np.ndarray]], Prepared]]:
+    """The chainrule and torch setups of ``setup(lib, data)``, code written once against either module."""
+    return {fw: (lambda data, fw=fw: setup(importlib.import_module(fw), data)) for fw in ("chainrule", "torch")}
 
 
 def usable_cpus() -> int:

@@ -24,8 +24,8 @@ from typing import Any, Callable
 import numpy as np
 
 from benchmarks import train_cnn, train_mlp
-from benchmarks.harness import Prepared, Workload
-from benchmarks.train_mlp import by_framework, load_weights
+from benchmarks.harness import Prepared, Workload, by_framework
+from benchmarks.train_mlp import load_weights
 
 TITLE = "inference: batch-1 forward passes under no_grad"
 SEED = 0
@@ -87,23 +87,15 @@ def mlp_numpy(data: dict[str, np.ndarray]) -> Prepared:
     return Prepared(step, lambda: outputs, note="`relu(x Wᵀ + b)` twice, then `h Wᵀ + b`")
 
 
+def _inference(name: str, shape: tuple[int, ...], model: str, make_data: Callable[[], dict[str, np.ndarray]],
+               setups: dict[str, Callable[[dict[str, np.ndarray]], Prepared]]) -> Workload:
+    """A headline row: one image of ``shape`` through ``model``, chainrule at most half torch's time."""
+    return Workload(name, f"one image {shape} through the {model} under `no_grad`; checks: the logits (the loss "
+                          "column is their sum)", make_data, setups, targets={"torch": 0.5}, summary=True)
+
+
 WORKLOADS = [
-    Workload(
-        name="inference-mlp",
-        description="one image (1, 784) through the MLP 784-256-128-10 of mlp-epoch under `no_grad`; checks: "
-                    "the logits (the loss column is their sum)",
-        make_data=mlp_data,
-        setups={**by_framework(_forward(mlp_model)), "numpy": mlp_numpy},
-        targets={"torch": 0.5},
-        summary=True,
-    ),
-    Workload(
-        name="inference-cnn",
-        description="one image (1, 1, 28, 28) through the LeNet-like CNN of cnn under `no_grad`; checks: the "
-                    "logits (the loss column is their sum)",
-        make_data=cnn_data,
-        setups=by_framework(_forward(cnn_model)),
-        targets={"torch": 0.5},
-        summary=True,
-    ),
+    _inference("inference-mlp", (1, 784), "MLP 784-256-128-10 of mlp-epoch", mlp_data,
+               {**by_framework(_forward(mlp_model)), "numpy": mlp_numpy}),
+    _inference("inference-cnn", (1, 1, 28, 28), "LeNet-like CNN of cnn", cnn_data, by_framework(_forward(cnn_model))),
 ]

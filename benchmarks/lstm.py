@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.harness import Prepared, Workload
+from benchmarks.harness import Prepared, Workload, by_framework
 
 TITLE = "lstm: forward + backward of LSTM(32, 128), sequence 50, batch 32"
 INPUT, HIDDEN, STEPS, BATCH, SEED = 32, 128, 50, 32, 0
@@ -53,18 +53,6 @@ def _lstm_autograd(lib: ModuleType, data: dict[str, np.ndarray]) -> Prepared:
 
     return Prepared(step, lambda: [x.grad.numpy(), *(p.grad.numpy() for p in params)],
                     note="`nn.LSTM(32, 128)`, `loss = (output * output).mean()`, `loss.backward()`")
-
-
-def lstm_chainrule(data: dict[str, np.ndarray]) -> Prepared:
-    import chainrule
-
-    return _lstm_autograd(chainrule, data)
-
-
-def lstm_torch(data: dict[str, np.ndarray]) -> Prepared:
-    import torch
-
-    return _lstm_autograd(torch, data)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -122,7 +110,7 @@ WORKLOADS = [
         description="`nn.LSTM(32, 128)` (one layer, float32) on an input (50, 32, 32) requiring grad, "
                     "`loss = mean(output²)`; forward + backward, gradients of the input and all four parameters",
         make_data=make_data,
-        setups={"chainrule": lstm_chainrule, "torch": lstm_torch, "numpy": lstm_numpy},
+        setups={**by_framework(_lstm_autograd), "numpy": lstm_numpy},
         targets={"torch": 1.0},
         summary=True,
     ),

@@ -21,9 +21,9 @@ from types import ModuleType
 
 import numpy as np
 
-from benchmarks.harness import Prepared, Workload
-from benchmarks.train_mlp import (LR, PARAMS, SEED, by_framework, initial_weights, load_weights, matmul_limit,
-                                  numpy_sgd_step, train_epoch, trainer)
+from benchmarks.harness import Prepared, Workload, by_framework
+from benchmarks.train_mlp import (LR, PARAMS, SEED, build_model, initial_weights, matmul_limit, numpy_sgd_step,
+                                  training_run)
 
 TITLE = "mlp_small: training steps of an MLP 64-128-128-10, batch 32"
 SIZES = (64, 128, 128, 10)
@@ -39,15 +39,9 @@ def make_data() -> dict[str, np.ndarray]:
 
 def _steps_autograd(lib: ModuleType, data: dict[str, np.ndarray]) -> Prepared:
     weights = [data[name] for name in PARAMS]
-    model, loss_fn, optimizer = trainer(lib, weights, SIZES)
     batches = [(lib.from_numpy(x), lib.from_numpy(y)) for x, y in zip(data["x"], data["y"])]
-
-    def step() -> float:
-        load_weights(lib, model, weights)  # every call trains the same steps from the same start
-        return train_epoch(model, loss_fn, optimizer, batches)
-
-    return Prepared(step, lambda: [p.detach().numpy().copy() for p in model.parameters()],
-                    note="`nn.Sequential` of `nn.Linear`/`nn.ReLU`, `nn.CrossEntropyLoss()`, `optim.SGD(lr=0.1)`")
+    return training_run(lib, build_model(lib, weights, SIZES), weights, lambda: batches,
+                        "`nn.Sequential` of `nn.Linear`/`nn.ReLU`, `nn.CrossEntropyLoss()`, `optim.SGD(lr=0.1)`")
 
 
 def _steps_numpy(data: dict[str, np.ndarray]) -> Prepared:

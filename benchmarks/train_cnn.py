@@ -21,17 +21,15 @@ from typing import Any, Sequence
 import numpy as np
 
 from benchmarks import harness
-from benchmarks.harness import Prepared, Workload
-from benchmarks.train_mlp import (LOSS_RTOL, WEIGHT_RTOL, by_framework, epoch_orders, fashion_mnist, load_weights,
-                                  train_epoch)
+from benchmarks.harness import Prepared, Workload, by_framework
+from benchmarks.train_mlp import LOSS_RTOL, WEIGHT_RTOL, epoch_orders, fashion_mnist, fixed_batches, training_run
 
 TITLE = "train_cnn: one pass of a LeNet-like CNN over 10,000 Fashion-MNIST images"
 IMAGES, QUICK_IMAGES = 10_000, 1_024
 BATCH, LR, SEED = 64, 0.05, 0
-# (name, shape) of each parameter in model.parameters() order, and its fan-in for the initialisation
+# (name, shape) of each parameter in model.parameters() order
 PARAMETERS = (("conv1.weight", (16, 1, 5, 5)), ("conv1.bias", (16,)), ("conv2.weight", (32, 16, 5, 5)),
               ("conv2.bias", (32,)), ("fc.weight", (10, 512)), ("fc.bias", (10,)))
-FAN_IN = {16: 25, 32: 400, 10: 512}  # by output size: conv1 1·5·5, conv2 16·5·5, fc 512
 
 
 def build_model(lib: ModuleType) -> Any:
@@ -46,7 +44,8 @@ def initial_weights() -> dict[str, np.ndarray]:
     rng = np.random.default_rng(SEED)
     weights = {}
     for name, shape in PARAMETERS:
-        bound = 1 / np.sqrt(FAN_IN[shape[0]])
+        if name.endswith(".weight"):  # fan-in: in_channels·kh·kw or in_features; a bias shares its layer's
+            bound = 1 / np.sqrt(np.prod(shape[1:]))
         weights[name] = rng.uniform(-bound, bound, shape).astype(np.float32)
     return weights
 
@@ -57,25 +56,12 @@ def make_data(quick: bool) -> dict[str, np.ndarray]:
     return {"x": x.reshape(-1, 1, 28, 28), "y": y, "perm": epoch_orders(len(x), 1)[0], **initial_weights()}
 
 
-def _batches(lib: ModuleType, x: np.ndarray, y: np.ndarray, order: np.ndarray) -> Any:
-    for start in range(0, len(order), BATCH):
-        indices = order[start:start + BATCH]
-        yield lib.from_numpy(x[indices]), lib.from_numpy(y[indices])
-
-
 def _pass(lib: ModuleType, data: dict[str, np.ndarray]) -> Prepared:
     weights = [data[name] for name, _ in PARAMETERS]
-    model = build_model(lib)
-    loss_fn, optimizer = lib.nn.CrossEntropyLoss(), lib.optim.SGD(model.parameters(), lr=LR)
     x, y, order = data["x"], data["y"], data["perm"]
-
-    def step() -> float:
-        load_weights(lib, model, weights)  # every call trains the same pass from the same start
-        return train_epoch(model, loss_fn, optimizer, _batches(lib, x, y, order))
-
-    return Prepared(step, lambda: [p.detach().numpy().copy() for p in model.parameters()],
-                    note="`nn.Sequential` of `Conv2d`/`ReLU`/`MaxPool2d`/`Flatten`/`Linear`, "
-                         "`nn.CrossEntropyLoss()`, `optim.SGD(lr=0.05)`; batches `from_numpy(x[indices])`")
+    return training_run(lib, build_model(lib), weights, lambda: fixed_batches(lib, x, y, order, BATCH),
+                        "`nn.Sequential` of `Conv2d`/`ReLU`/`MaxPool2d`/`Flatten`/`Linear`, "
+                        "`nn.CrossEntropyLoss()`, `optim.SGD(lr=0.05)`; batches `from_numpy(x[indices])`", lr=LR)
 
 
 def workloads(quick: bool) -> list[Workload]:

@@ -58,7 +58,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from benchmarks import harness
-from benchmarks.harness import CheckFailed, Prepared, Workload
+from benchmarks.harness import CheckFailed, Prepared, Workload, by_framework
 
 TITLE = "train_mlp: one epoch of an MLP 784-256-128-10 on Fashion-MNIST"
 SIZES = (784, 256, 128, 10)
@@ -139,36 +139,40 @@ def train_epoch(model: Any, loss_fn: Any, optimizer: Any, batches: Iterable[tupl
     return total / steps
 
 
-def fixed_batches(lib: ModuleType, x: np.ndarray, y: np.ndarray, order: np.ndarray) -> Iterator[tuple[Any, Any]]:
+def fixed_batches(lib: ModuleType, x: np.ndarray, y: np.ndarray, order: np.ndarray,
+                  batch: int = BATCH) -> Iterator[tuple[Any, Any]]:
     """The batches of ``order``, each indexed from the full arrays and handed over without a copy."""
-    for start in range(0, len(order), BATCH):
-        indices = order[start:start + BATCH]
+    for start in range(0, len(order), batch):
+        indices = order[start:start + batch]
         yield lib.from_numpy(x[indices]), lib.from_numpy(y[indices])
 
 
-def trainer(lib: ModuleType, weights: Sequence[np.ndarray],
-             sizes: Sequence[int] = SIZES) -> tuple[Any, Any, Any]:
+def _trainer(lib: ModuleType, weights: Sequence[np.ndarray]) -> tuple[Any, Any, Any]:
     """The MLP, ``CrossEntropyLoss`` and ``SGD(lr=LR)`` of ``lib``."""
-    model = build_model(lib, weights, sizes)
+    model = build_model(lib, weights)
     return model, lib.nn.CrossEntropyLoss(), lib.optim.SGD(model.parameters(), lr=LR)
 
 
-def _final_weights(model: Any) -> list[np.ndarray]:
-    return [p.detach().numpy().copy() for p in model.parameters()]
+def training_run(lib: ModuleType, model: Any, weights: Sequence[np.ndarray],
+                 batches: Callable[[], Iterable[tuple[Any, Any]]], note: str, lr: float = LR) -> Prepared:
+    """A training workload's setup: each call reloads ``weights`` into ``model``, then trains it over
+    ``batches()`` (:func:`train_epoch`, ``CrossEntropyLoss``, ``SGD(lr)``); checks: the mean loss and
+    the final weights."""
+    loss_fn, optimizer = lib.nn.CrossEntropyLoss(), lib.optim.SGD(model.parameters(), lr=lr)
+
+    def step() -> float:
+        load_weights(lib, model, weights)  # every call trains the same batches from the same start
+        return train_epoch(model, loss_fn, optimizer, batches())
+
+    return Prepared(step, lambda: [p.detach().numpy().copy() for p in model.parameters()], note=note)
 
 
 def _epoch_autograd(lib: ModuleType, data: dict[str, np.ndarray]) -> Prepared:
     weights = [data[name] for name in PARAMS]
-    model, loss_fn, optimizer = trainer(lib, weights)
     x, y, order = data["x"], data["y"], data["perm"]
-
-    def step() -> float:
-        load_weights(lib, model, weights)  # every call trains the same epoch from the same start
-        return train_epoch(model, loss_fn, optimizer, fixed_batches(lib, x, y, order))
-
-    return Prepared(step, lambda: _final_weights(model),
-                    note="`nn.Sequential` of `nn.Linear`/`nn.ReLU`, `nn.CrossEntropyLoss()`, `optim.SGD(lr=0.1)`; "
-                         "batches `from_numpy(x[indices])`")
+    return training_run(lib, build_model(lib, weights), weights, lambda: fixed_batches(lib, x, y, order),
+                        "`nn.Sequential` of `nn.Linear`/`nn.ReLU`, `nn.CrossEntropyLoss()`, `optim.SGD(lr=0.1)`; "
+                        "batches `from_numpy(x[indices])`")
 
 
 def _epoch_numpy(data: dict[str, np.ndarray]) -> Prepared:
@@ -251,7 +255,7 @@ def batch_sizes(samples: int, batch: int = BATCH) -> list[int]:
 
 
 def _loader_epoch(lib: ModuleType, data: dict[str, np.ndarray]) -> Prepared:
-    model, loss_fn, optimizer = trainer(lib, [data[name] for name in PARAMS])
+    model, loss_fn, optimizer = _trainer(lib, [data[name] for name in PARAMS])
     utils_data = importlib.import_module(f"{lib.__name__}.utils.data")
     dataset = utils_data.TensorDataset(lib.from_numpy(data["x"]), lib.from_numpy(data["y"]))
     generator = lib.Generator()
@@ -266,16 +270,6 @@ def _loader_epoch(lib: ModuleType, data: dict[str, np.ndarray]) -> Prepared:
              "item by item, then stacked by `default_collate` (PyTorch's default fetch)")
     return Prepared(step, lambda: [], note="`DataLoader(TensorDataset(x, y), batch_size=128, shuffle=True, "
                                            f"generator=g)`, each its own; fetches {fetch}")
-
-
-def by_framework(setup: Any) -> dict[str, Any]:
-    def chainrule_setup(data: dict[str, np.ndarray]) -> Prepared:
-        return setup(importlib.import_module("chainrule"), data)
-
-    def torch_setup(data: dict[str, np.ndarray]) -> Prepared:
-        return setup(importlib.import_module("torch"), data)
-
-    return {"chainrule": chainrule_setup, "torch": torch_setup}
 
 
 def workloads(quick: bool) -> list[Workload]:
@@ -300,7 +294,7 @@ def score_after_epochs(lib: ModuleType, quick: bool, epochs: int) -> tuple[float
     """Test accuracy (percent) after ``epochs`` epochs over the shared orders, and each epoch's mean loss."""
     x, y = fashion_mnist(True, QUICK_TRAIN if quick else None)
     x_test, y_test = fashion_mnist(False, QUICK_TEST if quick else None)
-    model, loss_fn, optimizer = trainer(lib, list(initial_weights().values()))
+    model, loss_fn, optimizer = _trainer(lib, list(initial_weights().values()))
     losses = [train_epoch(model, loss_fn, optimizer, fixed_batches(lib, x, y, order))
               for order in epoch_orders(len(x), epochs)]
     with lib.no_grad():
@@ -356,7 +350,7 @@ def memory_child(framework: str, folder: Path, threads: int) -> dict[str, Any]:
     harness.pin_threads(threads, [framework])
     baseline = _status_kib("VmRSS")
     reset = _reset_peak()
-    model, loss_fn, optimizer = trainer(lib, [data[name] for name in PARAMS])
+    model, loss_fn, optimizer = _trainer(lib, [data[name] for name in PARAMS])
     built = _status_kib("VmHWM")
     loss = train_epoch(model, loss_fn, optimizer, fixed_batches(lib, data["x"], data["y"], data["perm"]))
     return {"baseline_kib": baseline, "built_kib": built, "peak_kib": _status_kib("VmHWM"), "peak_reset": reset,

@@ -23,6 +23,16 @@ def _run(code_or_args: list[str]) -> subprocess.CompletedProcess[str]:
                           timeout=300)
 
 
+def _quick_run(*names: str) -> subprocess.CompletedProcess[str]:
+    """``python -m benchmarks --quick names…``, which must succeed and leave BENCHMARKS.md as it was."""
+    markdown = ROOT / "BENCHMARKS.md"
+    before = markdown.read_text() if markdown.exists() else None
+    result = _run(["-m", "benchmarks", "--quick", *names])
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    assert (markdown.read_text() if markdown.exists() else None) == before
+    return result
+
+
 @pytest.fixture
 def harness(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.syspath_prepend(str(ROOT))
@@ -32,22 +42,14 @@ def harness(monkeypatch: pytest.MonkeyPatch):
 
 
 def test_quick_engine_run_agrees_on_every_loss_and_writes_nothing() -> None:
-    markdown = ROOT / "BENCHMARKS.md"
-    before = markdown.read_text() if markdown.exists() else None
-    result = _run(["-m", "benchmarks", "--quick", "engine"])
-    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    result = _quick_run("engine")
     assert result.stdout.count("agrees") == 3, result.stdout
-    assert (markdown.read_text() if markdown.exists() else None) == before
 
 
 def test_quick_lstm_run_agrees_and_writes_nothing() -> None:
     """LSTM(32, 128) forward + backward: chainrule, torch and the NumPy reference agree on loss and gradients."""
-    markdown = ROOT / "BENCHMARKS.md"
-    before = markdown.read_text() if markdown.exists() else None
-    result = _run(["-m", "benchmarks", "--quick", "lstm"])
-    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    result = _quick_run("lstm")
     assert result.stdout.count("agrees") == 1, result.stdout
-    assert (markdown.read_text() if markdown.exists() else None) == before
 
 
 def test_a_loss_mismatch_fails_the_run_loudly() -> None:
@@ -105,14 +107,10 @@ def _require_debian_fashion_mnist() -> None:
 def test_quick_train_mlp_run_agrees_and_writes_nothing() -> None:
     """One epoch on a Fashion-MNIST subset in every framework, test accuracy and fresh-process memory."""
     _require_debian_fashion_mnist()
-    markdown = ROOT / "BENCHMARKS.md"
-    before = markdown.read_text() if markdown.exists() else None
-    result = _run(["-m", "benchmarks", "--quick", "train_mlp"])
-    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    result = _quick_run("train_mlp")
     assert result.stdout.count("agrees") == 2, result.stdout  # mlp-epoch, mlp-epoch-dataloader
     assert "test accuracy after 1 epoch(s): chainrule" in result.stdout
     assert "training memory (median MiB): chainrule" in result.stdout
-    assert (markdown.read_text() if markdown.exists() else None) == before
 
 
 def test_quick_train_cnn_run_agrees_on_loss_and_weights() -> None:
@@ -144,16 +142,12 @@ def test_memory_child_reports_its_training_memory(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------- the summary and the new workloads
 def test_quick_mlp_small_and_inference_runs_agree_and_print_the_summary() -> None:
     """mlp-small (training steps with the matmul limit) and both inference rows agree in every framework."""
-    markdown = ROOT / "BENCHMARKS.md"
-    before = markdown.read_text() if markdown.exists() else None
-    result = _run(["-m", "benchmarks", "--quick", "mlp_small", "inference"])
-    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    result = _quick_run("mlp_small", "inference")
     assert result.stdout.count("agrees") == 3, result.stdout  # mlp-small, inference-mlp, inference-cnn
     assert "numpy matmuls" in result.stdout and "matmul limit" in result.stdout
     rows = [line for line in result.stdout.splitlines() if line.startswith("| ") and "workload" not in line]
     assert [row.split(" | ")[0] for row in rows] == ["| mlp-small", "| inference-mlp", "| inference-cnn"]
     assert all("≤ 0.5" in row and row.endswith("| – |") for row in rows)  # no chainrule.compile yet
-    assert (markdown.read_text() if markdown.exists() else None) == before
 
 
 def test_the_summary_renders_targets_and_verdicts_from_given_numbers(harness) -> None:

@@ -49,13 +49,6 @@ def _causal_mask(length: int, source_length: int, dtype: np.dtype) -> np.ndarray
     return np.where(np.tri(length, source_length, dtype=bool), 0, -np.inf).astype(dtype)
 
 
-def _dropout_keep(op: str, shape: tuple[int, ...], p: float, dtype: np.dtype) -> np.ndarray | None:
-    """Inverted dropout's multiplier from chainrule's generator: 0 with probability ``p``, else
-    ``1 / (1 - p)`` (as ``F.dropout`` draws it); None when ``p`` is 0."""
-    F._check_probability(op, p)
-    return None if p == 0 else F._dropout_mask(shape, p, dtype)
-
-
 # ---------------------------------------------------------------------------- scaled dot-product attention
 def _check_qkv(op: str, query: Any, key: Any, value: Any) -> tuple[int, ...]:
     """Check ``query (…, L, E)``, ``key (…, S, E)``, ``value (…, S, Ev)``; return the scores' shape."""
@@ -79,20 +72,12 @@ def _check_qkv(op: str, query: Any, key: Any, value: Any) -> tuple[int, ...]:
 def _attend(op: str, query: Tensor, key: Tensor, value: Tensor, shape: tuple[int, ...], mask: Any,
             dropout_p: float, scale: float | None, need_weights: bool) -> Any:
     """Run the fused primitive on checked inputs whose scores have ``shape``, with an additive
-    ``mask`` (array, tensor or None), after checking that the mask broadcasts to that shape."""
-    if mask is not None:
-        m_shape = tuple(mask.shape)
-        try:
-            fits = np.broadcast_shapes(m_shape, shape) == shape
-        except ValueError:
-            fits = False
-        if not fits:
-            raise ChainruleError(f"{op}: the attention mask of shape {m_shape} does not broadcast to the "
-                                 f"scores' shape (…, L, S) = {shape}")
-    dtype = query._data.dtype
+    ``mask`` (array, tensor or None) that broadcasts to that shape; ``dropout_p`` drops weights
+    with inverted dropout's multiplier from chainrule's generator (as ``F.dropout`` draws it)."""
     if scale is None:
         scale = 1.0 / math.sqrt(query._data.shape[-1])
-    keep = _dropout_keep(op, shape, dropout_p, dtype)
+    F._check_probability(op, dropout_p)
+    keep = None if dropout_p == 0 else F._dropout_mask(shape, dropout_p, query._data.dtype)
     return ScaledDotProductAttention.apply(query, key, value, mask, float(scale), keep, need_weights)
 
 
@@ -123,6 +108,13 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
         mask = _causal_mask(query._data.shape[-2], key._data.shape[-2], dtype)
     elif attn_mask is not None:
         mask = _additive_mask(op, "attn_mask", attn_mask, dtype, masked_when=False)
+        try:  # (the causal mask, and multi-head attention's masks, fit by construction)
+            fits = np.broadcast_shapes(mask.shape, shape) == shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ChainruleError(f"{op}: the attention mask of shape {tuple(mask.shape)} does not broadcast to the "
+                                 f"scores' shape (…, L, S) = {shape}")
     return _attend(op, query, key, value, shape, mask, dropout_p, scale, need_weights=False)
 
 

@@ -123,8 +123,8 @@ class ConvTranspose2d(_ConvNd):
     def _output_padding(self, input: Tensor, output_size: Any) -> tuple[int, ...]:
         """The ``output_padding`` that makes the output ``output_size`` (as PyTorch)."""
         wanted = tuple(output_size)[-2:]
-        smallest = tuple((s - 1) * st - 2 * p + d * (k - 1) + 1 for s, st, p, d, k in zip(
-            tuple(input.shape)[-2:], self.stride, self.padding, self.dilation, self.kernel_size))
+        smallest = CF.transposed_output_size(tuple(input.shape)[-2:], self.stride, self.padding, self.dilation,
+                                             self.kernel_size)
         extra = tuple(w - m for w, m in zip(wanted, smallest))
         if len(wanted) != 2 or any(not 0 <= e < max(st, d) for e, st, d in zip(extra, self.stride, self.dilation)):
             raise ChainruleError(

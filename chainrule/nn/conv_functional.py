@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import numpy as np
+
 from chainrule.errors import ChainruleError
 from chainrule.ops.conv import Conv, ConvInputGrad, Geometry, output_size
 from chainrule.tensor import Tensor
@@ -20,13 +22,18 @@ IntOrTuple = int | Sequence[int]
 _LAYOUT = {1: ("L",), 2: ("H", "W")}
 
 
+def _is_int(value: Any) -> bool:
+    return type(value) is int or (isinstance(value, (int, np.integer)) and not isinstance(value, bool))
+
+
 def as_tuple(op: str, name: str, value: Any, n: int) -> tuple[int, ...]:
-    """``value`` (an int or a sequence of ``n`` ints) as a tuple of ``n`` ints."""
-    if isinstance(value, int) and not isinstance(value, bool):
+    """``value`` (an int or a tuple/list of ``n`` ints, NumPy's included) as a tuple of ``n`` ints;
+    shared by the convolution and pooling arguments."""
+    if type(value) is int:  # the common case, at the cost of one test
         return (value,) * n
-    if isinstance(value, (tuple, list)) and len(value) == n and all(
-            isinstance(v, int) and not isinstance(v, bool) for v in value):
-        return tuple(value)
+    values = value if isinstance(value, (tuple, list)) else (value,) * n
+    if len(values) == n and all([_is_int(v) for v in values]):
+        return tuple(map(int, values))
     raise ChainruleError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
 
 
@@ -168,6 +175,15 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: In
     return convolution("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
 
 
+def transposed_output_size(size: Sequence[int], stride: Sequence[int], padding: Sequence[int],
+                           dilation: Sequence[int], kernel: Sequence[int],
+                           output_padding: Sequence[int] = (0, 0)) -> tuple[int, ...]:
+    """The inverse of the convolution's output size, per dimension:
+    ``(in - 1)·stride - 2·padding + dilation·(kernel - 1) + output_padding + 1``."""
+    return tuple((s - 1) * st - 2 * p + d * (k - 1) + e + 1
+                 for s, st, p, d, k, e in zip(size, stride, padding, dilation, kernel, output_padding))
+
+
 def transposed_convolution(op: str, input: Tensor, weight: Tensor, bias: Tensor | None, stride: IntOrTuple,
                            padding: IntOrTuple, output_padding: IntOrTuple, groups: int,
                            dilation: IntOrTuple) -> Tensor:
@@ -191,9 +207,7 @@ def transposed_convolution(op: str, input: Tensor, weight: Tensor, bias: Tensor 
                              f"dilation {dilation} in every dimension")
     size = tuple(input.shape[-2:])
     kernel = tuple(weight.shape[2:])
-    # the inverse of the convolution's output size: (in - 1)·stride - 2·padding + dilation·(kernel - 1) + 1
-    out = tuple((s - 1) * st - 2 * p + d * (k - 1) + e + 1
-                for s, st, p, d, k, e in zip(size, stride, pads, dilation, kernel, extra))
+    out = transposed_output_size(size, stride, pads, dilation, kernel, extra)
     if min(out) < 1:
         raise ChainruleError(f"{op}: the output size {out} would not be positive (input {size}, kernel {kernel}, "
                              f"stride {stride}, padding {pads}, dilation {dilation}); reduce the padding")

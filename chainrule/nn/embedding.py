@@ -10,8 +10,7 @@ from chainrule.errors import ChainruleError
 from chainrule.nn import functional as F
 from chainrule.nn import init
 from chainrule.nn.embedding_functional import _padding_row
-from chainrule.nn.module import Module, Parameter
-from chainrule.nn.recurrent import _changed_options
+from chainrule.nn.module import Module, Parameter, _changed_options
 from chainrule.tensor import Tensor
 
 __all__ = ["Embedding"]

@@ -125,6 +125,18 @@ def _addindent(text: str, spaces: int) -> str:
     return "\n".join([first] + [" " * spaces + line if line.strip() else "" for line in rest])
 
 
+def _changed_options(module: Module, defaults: dict[str, Any]) -> str:
+    """``", name=value"`` for each attribute of ``module`` named in ``defaults`` that is off its
+    default, in that order, as PyTorch's reprs list them: an option whose default is None, True or
+    False is off it unless it is that very object, any other unless it is equal to it."""
+    shown = ""
+    for name, default in defaults.items():
+        value = getattr(module, name)
+        if (value is not default) if default is None or isinstance(default, bool) else (value != default):
+            shown += f", {name}={value}"
+    return shown
+
+
 def _check_name(kind: str, owner: Module, name: Any, existing: Mapping[str, Any]) -> None:
     """A new member's name must be a non-empty string without dots that no other attribute has."""
     if not isinstance(name, str):

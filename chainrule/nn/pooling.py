@@ -31,7 +31,8 @@ class _PoolNd(Module):
 
 
 class _MaxPoolNd(_PoolNd):
-    """The settings shared by the max-pooling layers (``stride`` defaults to ``kernel_size``)."""
+    """The settings shared by the max-pooling layers: those of :class:`_PoolNd`, ``dilation`` and
+    ``return_indices``."""
 
     def __init__(self, kernel_size: Size, stride: Size | None = None, padding: Size = 0, dilation: Size = 1,
                  return_indices: bool = False, ceil_mode: bool = False) -> None:

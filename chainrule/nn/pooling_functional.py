@@ -16,6 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from chainrule.errors import ChainruleError
+from chainrule.nn.conv_functional import as_tuple
 from chainrule.nn.functional import _check_probability, _dropout_mask
 from chainrule.ops.pooling import AvgPool2d, AvgScatter, MaxPool2d, Window
 from chainrule.tensor import Tensor, wrap
@@ -23,14 +24,6 @@ from chainrule.tensor import Tensor, wrap
 __all__ = ["max_pool1d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "interpolate", "dropout2d"]
 
 IntOrPair = int | Sequence[int]
-
-
-def _pair(op: str, name: str, value: Any, n: int = 2) -> tuple[int, ...]:
-    """``value`` as a tuple of ``n`` ints (an int is repeated), or a clear error."""
-    values = (value,) * n if isinstance(value, (int, np.integer)) else tuple(value)
-    if len(values) != n or not all(isinstance(v, (int, np.integer)) for v in values):
-        raise ChainruleError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
-    return tuple(int(v) for v in values)
 
 
 def _spatial(op: str, input: Tensor, dims: int) -> tuple[int, ...]:
@@ -44,7 +37,7 @@ def _spatial(op: str, input: Tensor, dims: int) -> tuple[int, ...]:
 
 def _stride(op: str, stride: Any, kernel: tuple[int, ...]) -> tuple[int, ...]:
     """``stride`` as a tuple like ``kernel``; ``None`` (or ``[]``) means the kernel size, as in PyTorch."""
-    return kernel if stride is None or stride == [] else _pair(op, "stride", stride, len(kernel))
+    return kernel if stride is None or stride == [] else as_tuple(op, "stride", stride, len(kernel))
 
 
 @functools.lru_cache(maxsize=256)
@@ -88,9 +81,9 @@ def max_pool2d(input: Tensor, kernel_size: IntOrPair, stride: IntOrPair | None =
     """
     op = "max_pool2d"
     shape = _spatial(op, input, 2)
-    kernel = _pair(op, "kernel_size", kernel_size)
-    win = _window(op, shape, kernel, _stride(op, stride, kernel), _pair(op, "padding", padding),
-                  _pair(op, "dilation", dilation), bool(ceil_mode))
+    kernel = as_tuple(op, "kernel_size", kernel_size, 2)
+    win = _window(op, shape, kernel, _stride(op, stride, kernel), as_tuple(op, "padding", padding, 2),
+                  as_tuple(op, "dilation", dilation, 2), bool(ceil_mode))
     return MaxPool2d.apply(input, win, bool(return_indices))
 
 
@@ -101,9 +94,10 @@ def max_pool1d(input: Tensor, kernel_size: IntOrPair, stride: IntOrPair | None =
     op = "max_pool1d"
     _spatial(op, input, 1)
     x = input.unsqueeze(-2)  # pool (…, 1, L) with a (1, k) window
-    kernel = _pair(op, "kernel_size", kernel_size, 1)
+    kernel = as_tuple(op, "kernel_size", kernel_size, 1)
     win = _window(op, tuple(x._data.shape), (1,) + kernel, (1,) + _stride(op, stride, kernel),
-                  (0,) + _pair(op, "padding", padding, 1), (1,) + _pair(op, "dilation", dilation, 1), bool(ceil_mode))
+                  (0,) + as_tuple(op, "padding", padding, 1), (1,) + as_tuple(op, "dilation", dilation, 1),
+                  bool(ceil_mode))
     out = MaxPool2d.apply(x, win, bool(return_indices))
     if return_indices:
         return out[0].squeeze(-2), out[1].squeeze(-2)
@@ -140,8 +134,8 @@ def avg_pool2d(input: Tensor, kernel_size: IntOrPair, stride: IntOrPair | None =
     shape = _spatial(op, input, 2)
     if divisor_override is not None and (not isinstance(divisor_override, (int, np.integer)) or divisor_override == 0):
         raise ChainruleError(f"{op}: divisor_override must be a non-zero int, got {divisor_override!r}")
-    kernel = _pair(op, "kernel_size", kernel_size)
-    win = _window(op, shape, kernel, _stride(op, stride, kernel), _pair(op, "padding", padding), (1, 1),
+    kernel = as_tuple(op, "kernel_size", kernel_size, 2)
+    win = _window(op, shape, kernel, _stride(op, stride, kernel), as_tuple(op, "padding", padding, 2), (1, 1),
                   bool(ceil_mode))
     scale = _avg_scale(win, shape[-2], shape[-1], bool(count_include_pad), divisor_override, input._data.dtype)
     return AvgPool2d.apply(input, win, scale)
@@ -238,7 +232,7 @@ def interpolate(input: Tensor, size: int | Sequence[int] | None = None,
                              f"scale_factor={scale_factor!r}")
     factors: tuple[float | None, ...] = (None,) * dims
     if size is not None:
-        out = _pair(op, "size", size, dims)
+        out = as_tuple(op, "size", size, dims)
     else:
         factors = (float(scale_factor),) * dims if isinstance(scale_factor, (int, float)) else tuple(
             float(f) for f in scale_factor)  # type: ignore[union-attr]

@@ -19,12 +19,13 @@ from chainrule import creation
 from chainrule.errors import ChainruleError
 from chainrule.nn import init
 from chainrule.nn import recurrent_functional as RF
-from chainrule.nn.module import Module, Parameter
+from chainrule.nn.module import Module, Parameter, _changed_options
 from chainrule.tensor import Tensor
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+_FUNCTIONS = {"LSTM": RF.lstm, "GRU": RF.gru, "RNN_TANH": RF.rnn_tanh, "RNN_RELU": RF.rnn_relu}
 
 
 def _nonlinearity_mode(layer: str, nonlinearity: str) -> str:
@@ -38,18 +39,6 @@ def _reset_uniform(module: Module, hidden_size: int) -> None:
     bound = 1.0 / math.sqrt(hidden_size) if hidden_size > 0 else 0.0
     for p in module.parameters():
         init.uniform_(p, -bound, bound)
-
-
-def _changed_options(module: Module, defaults: dict[str, Any]) -> str:
-    """``", name=value"`` for each attribute of ``module`` named in ``defaults`` that is off its
-    default, in that order, as PyTorch's reprs list them: an option whose default is None, True or
-    False is off it unless it is that very object, any other unless it is equal to it."""
-    shown = ""
-    for name, default in defaults.items():
-        value = getattr(module, name)
-        if (value is not default) if default is None or isinstance(default, bool) else (value != default):
-            shown += f", {name}={value}"
-    return shown
 
 
 # ---------------------------------------------------------------------------- multi-layer
@@ -125,9 +114,8 @@ class RNNBase(Module):
         """PyTorch compacts its weights into one buffer for cuDNN here; nothing to do in chainrule."""
 
     def _run(self, input: Tensor, hx: Any) -> tuple[Tensor, ...]:
-        functional = {"LSTM": RF.lstm, "GRU": RF.gru, "RNN_TANH": RF.rnn_tanh, "RNN_RELU": RF.rnn_relu}[self.mode]
-        return functional(input, hx, self._flat_weights, self.bias, self.num_layers, self.dropout, self.training,
-                          self.bidirectional, self.batch_first)
+        return _FUNCTIONS[self.mode](input, hx, self._flat_weights, self.bias, self.num_layers, self.dropout,
+                                     self.training, self.bidirectional, self.batch_first)
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}" + _changed_options(
@@ -217,12 +205,8 @@ class RNNCellBase(Module):
         _reset_uniform(self, self.hidden_size)
 
     def extra_repr(self) -> str:
-        s = f"{self.input_size}, {self.hidden_size}"
-        if self.bias is not True:
-            s += f", bias={self.bias}"
-        if getattr(self, "nonlinearity", "tanh") != "tanh":
-            s += f", nonlinearity={self.nonlinearity}"
-        return s
+        defaults = {"bias": True, "nonlinearity": "tanh"} if hasattr(self, "nonlinearity") else {"bias": True}
+        return f"{self.input_size}, {self.hidden_size}" + _changed_options(self, defaults)
 
 
 class RNNCell(RNNCellBase):
@@ -230,13 +214,13 @@ class RNNCell(RNNCellBase):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
                  device: Any = None, dtype: Any = None) -> None:
-        self._mode = _nonlinearity_mode("RNNCell", nonlinearity)
+        _nonlinearity_mode("RNNCell", nonlinearity)  # checks it
         super().__init__(input_size, hidden_size, bias, 1, device, dtype)
         self.nonlinearity = nonlinearity
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         """The next hidden state ``h'``."""
-        cell = RF.rnn_tanh_cell if self._mode == "RNN_TANH" else RF.rnn_relu_cell
+        cell = RF.rnn_relu_cell if self.nonlinearity == "relu" else RF.rnn_tanh_cell
         return cell(input, hx, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
 
 

@@ -50,18 +50,24 @@ def _shape(t: Any) -> str:
     return str(tuple(t.shape)) if isinstance(t, Tensor) else type(t).__name__
 
 
-def _check_input(name: str, input: Any, input_size: int, dtype: Any, batch_first: bool) -> None:
+def _check_input(name: str, input: Any, weight: Tensor, batch_first: bool) -> None:
+    """``input`` is a sequence of ``weight``'s dtype, its features (``weight``'s columns) last."""
+    input_size = weight.shape[1]
     if not isinstance(input, Tensor) or input.ndim not in (2, 3) or input.shape[-1] != input_size:
         layout = "(N, L, input_size)" if batch_first else "(L, N, input_size)"
         raise ChainruleError(
             f"{name}: expected input of shape {layout} (batch_first={batch_first}) or (L, input_size) "
             f"unbatched, with input_size={input_size}, got {_shape(input)}; check the layer's input_size "
             "and that the features are the last dimension")
-    if input.dtype.numpy != dtype:
+    _check_dtype(name, input, weight)
+
+
+def _check_dtype(name: str, input: Tensor, weight: Tensor) -> None:
+    if input.dtype is not weight.dtype:  # dtypes are singletons (their == is identity)
         raise ChainruleError(
             f"{name}: input dtype {np.dtype(input.dtype.numpy).name} does not match the weights' "
-            f"{np.dtype(dtype).name}; convert "
-            "the input (x.float() / x.double()) or the model (model.to(dtype))")
+            f"{np.dtype(weight.dtype.numpy).name}; convert the input (x.float() / x.double()) or the model "
+            "(model.to(dtype))")
 
 
 def _check_state(name: str, what: str, state: Any, expected: tuple[int, ...], input: Tensor,
@@ -98,7 +104,7 @@ def _recurrent(mode: str, input: Tensor, hx: Any, params: Sequence[Tensor], has_
     directions = 2 if bidirectional else 1
     per = 4 if has_biases else 2
     hidden = params[1].shape[1]
-    _check_input(name, input, params[0].shape[1], params[0].dtype.numpy, batch_first)
+    _check_input(name, input, params[0], batch_first)
     batched = input.ndim == 3
     x = (input.transpose(0, 1) if batch_first else input) if batched else input.unsqueeze(1)
     batch = x.shape[1]
@@ -171,10 +177,7 @@ def _cell(mode: str, input: Tensor, hx: Any, w_ih: Tensor, w_hh: Tensor, b_ih: T
     if not isinstance(input, Tensor) or input.ndim not in (1, 2) or input.shape[-1] != input_size:
         raise ChainruleError(f"{name}: expected input of shape (N, {input_size}) or ({input_size},) unbatched "
                              f"(input_size={input_size}), got {_shape(input)}")
-    if input.dtype != w_ih.dtype:
-        raise ChainruleError(f"{name}: input dtype {np.dtype(input.dtype.numpy).name} does not match the "
-                             f"weights' {np.dtype(w_ih.dtype.numpy).name}; "
-                             "convert the input (x.float() / x.double()) or the model (model.to(dtype))")
+    _check_dtype(name, input, w_ih)
     batched = input.ndim == 2
     x = input if batched else input.unsqueeze(0)
     expected = (x.shape[0], hidden) if batched else (hidden,)

@@ -134,7 +134,7 @@ class BatchNorm(Primitive):
         if training:
             xc, rstd, mean, var = standardize(x3, "ncl", "c", eps, scaled=False)
             if running_mean is not None:
-                count = x3.size // c
+                count = n * length
                 running_mean *= 1 - momentum
                 running_mean += momentum * mean.reshape(c)
                 running_var *= 1 - momentum
@@ -168,14 +168,14 @@ class BatchNorm(Primitive):
                 xc, rstd, _, _ = standardize(x3, "ncl", "c", eps, scaled=False)
             else:  # the running statistics are constants
                 xc = x3 - running_mean.reshape(c, 1)
-        scale = rstd if w is None else rstd * w.reshape(c, 1)
         gx = gw = gb = None
         if training and needs[0] or needs[3]:
             gw = np.einsum("ncl,ncl->c", g3, xc) * rstd.reshape(c)
         if training and needs[0] or needs[4]:
             gb = np.einsum("ncl->c", g3)
         if needs[0]:
-            count = math.prod(g3.shape) // c
+            scale = rstd if w is None else rstd * w.reshape(c, 1)
+            count = n * length
             # eval: x̂ is affine in x with fixed statistics, dx = g · γ · rstd
             gx = centered_vjp(g3, xc, scale, gb.reshape(c, 1) / count, gw.reshape(c, 1) * rstd / count) \
                 if training else g3 * scale

@@ -68,12 +68,13 @@ def _padded(x: np.ndarray, win: Window, fill: float) -> np.ndarray:
     return out
 
 
-def _zeros_padded(like: np.ndarray, shape: tuple[int, ...], win: Window) -> np.ndarray:
-    """A zero gradient for the padded input of ``shape`` (uninitialised where the windows tile it)."""
+def _zeros_padded(like: np.ndarray, shape: tuple[int, ...], win: Window) -> tuple[np.ndarray, bool]:
+    """A zero gradient for the padded input of ``shape``, and whether the windows tile the input (then
+    the buffer is left uninitialised, as each element gets written exactly once)."""
     h, w = shape[-2:]
     if win.tiles(h, w):
-        return np.empty(shape, like.dtype)
-    return np.zeros(shape[:-2] + win.padded_size(h, w), like.dtype)
+        return np.empty(shape, like.dtype), True
+    return np.zeros(shape[:-2] + win.padded_size(h, w), like.dtype), False
 
 
 def _crop(xp: np.ndarray, shape: tuple[int, ...], win: Window) -> np.ndarray:
@@ -126,8 +127,7 @@ class ArgmaxScatter(Primitive):
 
     @staticmethod
     def forward(ctx, g, winner, win, shape):
-        gxp = _zeros_padded(g, shape, win)
-        tiles = win.tiles(*shape[-2:])
+        gxp, tiles = _zeros_padded(g, shape, win)
         for k, rows, cols in win.offsets():
             if tiles:  # each element belongs to one window: write, no zero fill, no add
                 np.multiply(g, winner == k, out=gxp[..., rows, cols])
@@ -197,8 +197,7 @@ class AvgScatter(Primitive):
     @staticmethod
     def forward(ctx, g, win, scale, shape):
         gs = g if isinstance(scale, np.generic) and scale == 1 else g * scale
-        gxp = _zeros_padded(g, shape, win)
-        tiles = win.tiles(*shape[-2:])
+        gxp, tiles = _zeros_padded(g, shape, win)
         for _, rows, cols in win.offsets():
             if tiles:
                 gxp[..., rows, cols] = gs

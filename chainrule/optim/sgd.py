@@ -39,16 +39,10 @@ class SGD(Optimizer):
                                  f"momentum={group['momentum']!r} and dampening={group['dampening']!r}")
 
     def _update(self, p: Tensor, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
-        if group["momentum"] == 0 and group["weight_decay"] == 0 and not group["maximize"]:
-            # θ ← θ − η∇. A fresh product costs less than going through the scratch buffer (measured,
-            # float32, one thread: 3.2 against 3.8 µs for a 128×64 parameter, 44.6 against 45.8 µs
-            # for 256×784), and the allocator hands the same memory back at the next parameter.
-            p._data -= grad * group["lr"]
-            return
         g = self._grad(p, grad, group["weight_decay"], group["maximize"])
-        work = self._buffer(p._data)
         momentum = group["momentum"]
         if momentum != 0:
+            work = self._buffer(p._data)
             buffer = state.get("momentum_buffer")
             if buffer is None:
                 state["momentum_buffer"] = wrap(b := g.copy())
@@ -57,5 +51,7 @@ class SGD(Optimizer):
                 b *= momentum
                 b += g if group["dampening"] == 0 else np.multiply(g, 1 - group["dampening"], out=work)
             g = np.add(g, np.multiply(b, momentum, out=work), out=work) if group["nesterov"] else b
-        p._data -= np.multiply(g, group["lr"], out=work)
-
+        # a fresh product costs less than one written into the scratch buffer (measured, float32, one
+        # thread: 3.2 against 3.8 µs for a 128×64 parameter, 44.6 against 45.8 µs for 256×784), and the
+        # allocator hands the same memory back at the next parameter
+        p._data -= g * group["lr"]

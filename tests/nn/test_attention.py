@@ -13,7 +13,7 @@ import pytest
 import chainrule as cr
 import chainrule.nn as nn
 import chainrule.nn.functional as F
-from tests.helpers import assert_close, check_against_torch, rand, require_torch
+from tests.helpers import assert_close, check_against_torch, rand, require_torch, to_torch
 
 DTYPES = [cr.float64, cr.float32]
 
@@ -22,8 +22,9 @@ def _bool(shape, seed, p=0.7):
     return cr.from_numpy(np.random.default_rng(seed).random(shape) < p)
 
 
-def _torch_copy(torch, value):
-    return torch.from_numpy(value.numpy().copy()) if isinstance(value, cr.Tensor) else value
+def _load_into(torch, theirs, ours):
+    """Load our module's state into its torch twin."""
+    theirs.load_state_dict({k: to_torch(v, torch, requires_grad=False) for k, v in ours.state_dict().items()})
 
 
 # ---------------------------------------------------------------------------- scaled_dot_product_attention
@@ -118,7 +119,7 @@ def test_sdpa_errors_name_shapes_and_fixes():
 def _mha_pair(torch, dtype, embed_dim=8, num_heads=2, **kwargs):
     ours = nn.MultiheadAttention(embed_dim, num_heads, dtype=dtype, **kwargs)
     theirs = torch.nn.MultiheadAttention(embed_dim, num_heads, dtype=getattr(torch, dtype.numpy.name), **kwargs)
-    theirs.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in ours.state_dict().items()})
+    _load_into(torch, theirs, ours)
     return ours, theirs
 
 
@@ -192,7 +193,7 @@ def test_multihead_attention_matches_torch(case, dtype):
 
     def call(module, *xs):
         as_torch = module is theirs
-        return module(*xs, **flags, **{k: _torch_copy(torch, m) if as_torch else m for k, m in masks.items()})
+        return module(*xs, **flags, **{k: to_torch(m, torch) if as_torch else m for k, m in masks.items()})
 
     _compare_module(torch, ours, theirs, inputs, call, dtype)
 
@@ -265,12 +266,11 @@ def _encoder_pair(torch, dtype, **kwargs):
     theirs = torch.nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dtype=getattr(torch, dtype.numpy.name),
                                               **{k: getattr(torch.nn.functional, v.__name__) if callable(v) else v
                                                  for k, v in kwargs.items()})
-    theirs.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in ours.state_dict().items()})
     for name, p in ours.named_parameters():  # zero biases and LayerNorm's 1 would hide wrong gradients
         if "norm" in name or "bias" in name:
             offset = 1.0 if name.endswith("norm1.weight") or name.endswith("norm2.weight") else 0.0
             p.data = rand(tuple(p.shape), dtype, offset - 0.5, offset + 0.5, requires_grad=False, seed=p.numel())
-    theirs.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in ours.state_dict().items()})
+    _load_into(torch, theirs, ours)
     return ours, theirs
 
 
@@ -291,7 +291,7 @@ def test_encoder_layer_eval_matches_torch_with_masks(dtype, norm_first, activati
     padding.numpy()[:, 0] = False  # no query loses every key (torch gives NaN there)
 
     def call(module, src):
-        convert = (lambda m: _torch_copy(torch, m)) if module is theirs else (lambda m: m)
+        convert = (lambda m: to_torch(m, torch)) if module is theirs else (lambda m: m)
         return module(src, src_mask=convert(mask), src_key_padding_mask=convert(padding))
 
     _compare_module(torch, ours, theirs, [x], call, dtype)
@@ -308,7 +308,7 @@ def test_encoder_layer_training_without_dropout_matches_torch(dtype, norm_first,
     _compare_module(torch, ours, theirs, [x], lambda module, src: module(src), dtype)
     causal = cr.from_numpy(np.triu(np.ones((4, 4), bool), 1))
     _compare_module(torch, ours, theirs, [rand(shape, dtype, seed=5)],
-                    lambda module, src: module(src, _torch_copy(torch, causal) if module is theirs else causal,
+                    lambda module, src: module(src, to_torch(causal, torch) if module is theirs else causal,
                                                is_causal=True), dtype)
 
 

@@ -12,7 +12,7 @@ import chainrule as cr
 import chainrule.nn as nn
 import chainrule.nn.functional as F
 from chainrule.autograd import gradcheck, gradgradcheck
-from tests.helpers import assert_close, require_torch
+from tests.helpers import assert_close, rand, require_torch, to_torch
 
 # (chainrule class, torch class name, extra constructor arguments)
 KINDS = {"rnn_tanh": ("RNN", {}), "rnn_relu": ("RNN", {"nonlinearity": "relu"}), "lstm": ("LSTM", {}),
@@ -33,8 +33,7 @@ def _pair(kind: str, dtype: Any, cell: bool = False, **options: Any) -> tuple[An
 
 
 def _leaf(shape: tuple[int, ...], dtype: str, seed: int) -> cr.Tensor:
-    data = np.random.default_rng(seed).uniform(-1, 1, shape).astype(dtype)
-    return cr.from_numpy(data).requires_grad_()
+    return rand(shape, getattr(cr, dtype), -1, 1, seed=seed)
 
 
 def _compare(outs: list[cr.Tensor], t_outs: list[Any], leaves: list[cr.Tensor], t_leaves: list[Any],
@@ -56,8 +55,7 @@ def _compare(outs: list[cr.Tensor], t_outs: list[Any], leaves: list[cr.Tensor], 
 
 def _run_both(layer: Any, t_layer: Any, kind: str, x: cr.Tensor, states: list[cr.Tensor]) -> None:
     torch = require_torch()
-    t_x = torch.from_numpy(x.detach().numpy().copy()).requires_grad_()
-    t_states = [torch.from_numpy(s.detach().numpy().copy()).requires_grad_() for s in states]
+    t_x, t_states = to_torch(x, torch), to_torch(states, torch)
     hx: Any = None
     t_hx: Any = None
     if states:
@@ -118,8 +116,7 @@ def test_cells_match_torch(kind: str, bias: bool, batched: bool, with_state: boo
     x = _leaf((BATCH, INPUT) if batched else (INPUT,), "float64", 2)
     states = [_leaf((BATCH, HIDDEN) if batched else (HIDDEN,), "float64", 3 + i)
               for i in range(2 if kind == "lstm" else 1)] if with_state else []
-    t_x = torch.from_numpy(x.detach().numpy().copy()).requires_grad_()
-    t_states = [torch.from_numpy(s.detach().numpy().copy()).requires_grad_() for s in states]
+    t_x, t_states = to_torch(x, torch), to_torch(states, torch)
     hx = (tuple(states) if kind == "lstm" else states[0]) if states else None
     t_hx = (tuple(t_states) if kind == "lstm" else t_states[0]) if states else None
     out, t_out = cell(x, hx), t_cell(t_x, t_hx)

@@ -10,15 +10,15 @@ import pytest
 
 import chainrule as cr
 from chainrule.autograd import gradcheck, gradgradcheck
+from chainrule.dtype import from_numpy_dtype
 from chainrule.ops.recurrent import GRULayer, LSTMLayer, RNNLayer, gru_steps, lstm_steps, rnn_steps
-from tests.helpers import assert_close
+from tests.helpers import assert_close, rand
 
 STEPS, BATCH, INPUT, HIDDEN = 3, 2, 3, 4
 
 
 def _leaf(shape: tuple[int, ...], seed: int, dtype: Any = np.float64, scale: float = 1.0) -> cr.Tensor:
-    data = np.random.default_rng(seed).uniform(-scale, scale, shape).astype(dtype)
-    return cr.from_numpy(data).requires_grad_()
+    return rand(shape, from_numpy_dtype(np.dtype(dtype)), -scale, scale, seed=seed)
 
 
 def _case(kind: str, bias: bool, dtype: Any = np.float64) -> tuple[Callable[..., Any], Callable[..., Any], list]:
