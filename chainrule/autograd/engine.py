@@ -298,10 +298,22 @@ def _walk(outputs: Sequence[Tensor], root_grads: list[Any], create_graph: bool,
     grads_pop = grads.pop
     previous = state.enabled
     state.enabled = create_graph
+    handoff: Node | None = None  # the next node, when it is the only one pending (see below)
+    handoff_g: Any = None
     try:
-        while heap:
-            node = heappop(heap)[1]
-            g = grads_pop(node)
+        while True:
+            if handoff is not None and not heap:
+                node, g = handoff, handoff_g
+                handoff = handoff_g = None
+            else:
+                if handoff is not None:  # other nodes became pending after it: queue it with them
+                    heappush(heap, (-handoff.seq, handoff))
+                    grads[handoff] = handoff_g
+                    handoff = handoff_g = None
+                if not heap:
+                    break
+                node = heappop(heap)[1]
+                g = grads_pop(node)
             if node.saved_tensors is None:
                 raise ChainruleError(
                     f"backward: trying to backward through the graph a second time ({node.name()}): "
@@ -345,8 +357,16 @@ def _walk(outputs: Sequence[Tensor], root_grads: list[Any], create_graph: bool,
                     old = leaf_grads.get(t)
                     leaf_grads[t] = gi if old is None else old + gi
                     continue
+                if parent is handoff:  # another input of this node with the same producer
+                    handoff_g = handoff_g + gi
+                    continue
                 old = grads_get(parent)
                 if old is None:
+                    if not heap and handoff is None and parent.n_out == 1:
+                        # Nothing else is pending, so parent runs next: hand it over without the
+                        # heap and the dictionary (most of a chain's or an MLP's nodes go this way)
+                        handoff, handoff_g = parent, gi
+                        continue
                     heappush(heap, (-parent.seq, parent))
                 if parent.n_out == 1:
                     grads[parent] = gi if old is None else old + gi

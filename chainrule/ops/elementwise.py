@@ -37,19 +37,49 @@ def _as_operand(value: Any, np_dtype: np.dtype) -> Any:
     raise ChainruleError(f"elementwise operation: cannot combine a Tensor with a {type(value).__name__}")
 
 
+# NumPy's ufuncs take about 0.4 µs longer with a Python float operand than with a zero-dimensional
+# array of the other operand's dtype (float32 (8,) * 1.01: 0.85 µs; * a 0-d float32 array: 0.45 µs),
+# and a backward rule that multiplies by the constant pays it again. So a Python float that meets a
+# floating tensor becomes a 0-d array of the tensor's dtype, made once per value and dtype (the same
+# number, as NumPy rounds a Python float to the array's dtype anyway). Zero is left out (0.0 and -0.0
+# are equal keys with different signs), and so is NaN (never equal to itself, so never found).
+_SCALAR_ARRAYS: dict[np.dtype, dict[builtins.float, np.ndarray]] = {}
+_SCALAR_CACHE_SIZE = 256  # values per dtype; the cache starts afresh when full
+
+
+def _scalar_array(value: builtins.float, np_dtype: np.dtype) -> Any:
+    """``value`` as a read-only 0-d array of ``np_dtype`` (see above); zero and NaN stay floats."""
+    cache = _SCALAR_ARRAYS.get(np_dtype)
+    if cache is None:
+        cache = _SCALAR_ARRAYS[np_dtype] = {}
+    array = cache.get(value)
+    if array is None:
+        if value == 0 or value != value:
+            return value
+        if len(cache) >= _SCALAR_CACHE_SIZE:
+            cache.clear()
+        array = cache[value] = np.array(value, np_dtype)
+        array.flags.writeable = False
+    return array
+
+
 def promote(a: Any, b: Any) -> tuple[Any, Any]:
-    """Bring two operands to their common dtype, as ``torch.result_type`` decides."""
+    """Bring two operands to their common dtype, as ``torch.result_type`` decides.
+
+    A Python float beside a floating tensor comes back as a 0-d array of the tensor's dtype
+    (:func:`_scalar_array`); every other scalar comes back as it is.
+    """
     if isinstance(a, Tensor):
         if isinstance(b, Tensor):
             if a._data.dtype is b._data.dtype:
                 return a, b
         elif b.__class__ is builtins.float:
             if a._data.dtype.kind == "f":
-                return a, b
+                return a, _scalar_array(b, a._data.dtype)
         elif b.__class__ is builtins.int and a._data.dtype.kind in "fiu":
             return a, b
     elif isinstance(b, Tensor) and a.__class__ in (builtins.float, builtins.int) and b._data.dtype.kind == "f":
-        return a, b
+        return (_scalar_array(a, b._data.dtype) if a.__class__ is builtins.float else a), b
     np_dtype = dtypes.result_type(a, b).numpy
     return _as_operand(a, np_dtype), _as_operand(b, np_dtype)
 
