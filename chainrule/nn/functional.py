@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.autograd.engine import sum_rows
 from chainrule.autograd.function import Primitive
 from chainrule.errors import ChainruleError
 from chainrule.ops import elementwise as ew
@@ -50,7 +51,7 @@ class Linear(Primitive):
         if need_x:
             gx = g @ w if g.ndim <= 2 else (g2 @ w).reshape(*g.shape[:-1], w.shape[1])
         gw = g2.T @ (x if x.ndim == 2 else x.reshape(-1, x.shape[-1])) if need_w else None
-        gb = g2.sum(axis=0) if need_b else None
+        gb = sum_rows(g2) if need_b else None
         return gx, gw, gb
 
 

@@ -288,6 +288,30 @@ def _gelu_vjp(g: Any, x: Any, y: Any, approximate: str) -> Any:
     return g * (cdf + x * np.exp(-0.5 * x * x) * _INV_SQRT_2PI)
 
 
+_ZEROS: dict[np.dtype, np.ndarray] = {}
+_ONES: dict[np.dtype, np.ndarray] = {}
+
+
+def _constant_like(x: Any, value: builtins.int, cache: dict[np.dtype, np.ndarray]) -> np.ndarray:
+    """A read-only 0-d ``value`` of the dtype of ``x`` (an array or a NumPy scalar, or a tensor in
+    a recorded backward): the hot rules below (ReLU, tanh, sigmoid) use it instead of a Python int, which
+    NumPy handles 0.3–0.5 µs slower per operation (see :func:`_scalar_array`)."""
+    np_dtype = x._data.dtype if isinstance(x, Tensor) else x.dtype  # an array or a NumPy scalar
+    constant = cache.get(np_dtype)
+    if constant is None:
+        constant = cache[np_dtype] = np.array(value, np_dtype)
+        constant.flags.writeable = False
+    return constant
+
+
+def _zero(x: Any) -> np.ndarray:
+    return _constant_like(x, 0, _ZEROS)
+
+
+def _one(x: Any) -> np.ndarray:
+    return _constant_like(x, 1, _ONES)
+
+
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 Erf = _unary("Erf", lambda x: _erf_array(x).astype(x.dtype, copy=False),
@@ -305,9 +329,10 @@ Sign = _unary("Sign", np.sign, lambda g, x, y: g * 0, False, "sign x; derivative
 Sin = _unary("Sin", np.sin, lambda g, x, y: g * np.cos(x), doc="sin x; d/dx = cos x")
 Cos = _unary("Cos", np.cos, lambda g, x, y: -g * np.sin(x), doc="cos x; d/dx = -sin x")
 Tan = _unary("Tan", np.tan, lambda g, x, y: g * (1 + y * y), False, "tan x; d/dx = 1 + tan² x")
-Tanh = _unary("Tanh", np.tanh, lambda g, x, y: g * (1 - y * y), False, "tanh x; d/dx = 1 - tanh² x")
-Sigmoid = _unary("Sigmoid", _sigmoid, lambda g, x, y: g * y * (1 - y), False, "σ(x); d/dx σ = σ(1-σ)")
-Relu = _unary("Relu", lambda x: np.maximum(x, 0), lambda g, x, y: g * (x > 0), doc="max(x, 0); d/dx = [x > 0]")
+Tanh = _unary("Tanh", np.tanh, lambda g, x, y: g * (_one(y) - y * y), False, "tanh x; d/dx = 1 - tanh² x")
+Sigmoid = _unary("Sigmoid", _sigmoid, lambda g, x, y: g * y * (_one(y) - y), False, "σ(x); d/dx σ = σ(1-σ)")
+Relu = _unary("Relu", lambda x: np.maximum(x, _zero(x)), lambda g, x, y: g * (x > _zero(x)),
+              doc="max(x, 0); d/dx = [x > 0]")
 LeakyRelu = _unary(
     "LeakyRelu", lambda x, slope: np.where(x > 0, x, x * slope),
     lambda g, x, y, slope: np.where(x > 0, g, g * slope), doc="x or slope·x; d/dx = 1 or slope")
