@@ -21,7 +21,8 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from chainrule.autograd.engine import clear_grads
-from chainrule.autograd.grad_mode import enable_grad, no_grad
+from chainrule.autograd import grad_mode
+from chainrule.autograd.grad_mode import enable_grad
 from chainrule.errors import ChainruleError
 from chainrule.tensor import Tensor, wrap
 
@@ -96,9 +97,13 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        with no_grad():
+        previous = grad_mode.state.enabled
+        grad_mode.state.enabled = False  # no_grad(), without making a context object at each step
+        try:
             for group in self.param_groups:
                 self._step_group(group)
+        finally:
+            grad_mode.state.enabled = previous
         return loss
 
     def _step_group(self, group: dict[str, Any]) -> None:

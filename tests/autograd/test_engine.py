@@ -113,6 +113,34 @@ def test_diamond_accumulates_every_path():
     assert_close(x.grad, tx.grad)
 
 
+@pytest.mark.parametrize("graph", ["two producers", "a producer and its consumer", "same producer twice",
+                                   "older branch pending", "chain into a multi-output node"])
+def test_walk_order_when_the_next_node_is_handed_over(graph):
+    """The walk hands a node's only pending producer straight to the next step; graphs where a
+    second producer (even a consumer of the first) becomes pending after the hand-over, where both
+    inputs share the producer, or where an older branch waits in the heap must still run every node
+    after all its consumers."""
+    x, tx = _pair([0.3, -1.2, 2.0], "float64")
+    for v in (x, tx):
+        if graph == "two producers":
+            out = v.exp() * v.sin()  # the product's inputs come from two different nodes
+        elif graph == "a producer and its consumer":
+            a = v.exp()
+            out = a * a.sin()  # exp is handed over first, but sin (which needs exp) must run before it
+        elif graph == "same producer twice":
+            a = v.tanh()
+            out = a * a + 1.0
+        elif graph == "older branch pending":
+            early = v * 2.0  # recorded first, consumed last
+            late = (v.exp() + 1.0).log()
+            out = late * early + early.sin()
+        else:
+            a, b = (v * 3.0).split(2)
+            out = a.sum() * b.sum() + a.exp().sum()
+        out.sum().backward()
+    assert_close(x.grad, tx.grad)
+
+
 def test_same_leaf_twice_in_one_op():
     x, tx = _pair([1.0, 2.0])
     (x * x).sum().backward()

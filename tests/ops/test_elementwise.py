@@ -135,3 +135,37 @@ def test_gelu_matches_erf_reference():
 
     expected = np.array([v * 0.5 * (1 + erf(v / sqrt(2))) for v in x.tolist()])
     np.testing.assert_allclose(cr.gelu(x).numpy(), expected, rtol=1e-14, atol=1e-15)
+
+
+# ---------------------------------------------------------------------------- Python float operands
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("scalar", [0.1, -2.5, 1e30, -0.0, 0.0, float("nan"), float("inf")])
+def test_python_float_operands_match_numpy_and_torch(dtype, scalar):
+    """A Python float beside a floating tensor is computed in the tensor's dtype (kept as a cached
+    0-d array): the same values, signed zeros, NaN and infinities as NumPy's and PyTorch's."""
+    torch = require_torch()
+    values = np.array([1.5, -0.0, 3e-3, -7.0], dtype)
+    x = cr.from_numpy(values.copy()).requires_grad_()
+    tx = torch.from_numpy(values.copy()).requires_grad_()
+    for _ in range(2):  # the second round reads the cached scalar
+        for op in (lambda a: a * scalar, lambda a: scalar - a, lambda a: a / scalar, lambda a: a + scalar):
+            with np.errstate(all="ignore"):  # inf · 0 and x / 0, as in NumPy
+                expected = op(values)
+                got = op(x)
+            assert got.dtype == x.dtype
+            np.testing.assert_array_equal(got.detach().numpy(), expected)
+            np.testing.assert_array_equal(np.signbit(got.detach().numpy()), np.signbit(op(tx).detach().numpy()))
+    x.grad = tx.grad = None
+    with np.errstate(all="ignore"):
+        (x * scalar).sum().backward()
+    (tx * scalar).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
+
+
+def test_scalar_cache_stays_bounded():
+    from chainrule.ops import elementwise
+
+    x = cr.ones(3)
+    for i in range(3 * elementwise._SCALAR_CACHE_SIZE):
+        assert (x * (i + 0.5)).numpy()[0] == i + 0.5
+    assert len(elementwise._SCALAR_ARRAYS[np.dtype(np.float32)]) <= elementwise._SCALAR_CACHE_SIZE

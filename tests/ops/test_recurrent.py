@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -12,7 +13,7 @@ import chainrule as cr
 from chainrule.autograd import gradcheck, gradgradcheck
 from chainrule.dtype import from_numpy_dtype
 from chainrule.ops.recurrent import GRULayer, LSTMLayer, RNNLayer, gru_steps, lstm_steps, rnn_steps
-from tests.helpers import assert_close, rand
+from tests.helpers import assert_close, rand, require_torch
 
 STEPS, BATCH, INPUT, HIDDEN = 3, 2, 3, 4
 
@@ -86,6 +87,33 @@ def test_lstm_saturated_gates_stay_finite() -> None:
     out, h, c = LSTMLayer.apply(x, h0, c0, w_ih, w_hh, None, None, False)
     out.sum().backward()
     assert np.all(np.isfinite(out.numpy(force=True))) and np.all(np.isfinite(x.grad.numpy()))
+
+
+def test_lstm_saturated_gates_match_torch_without_warnings() -> None:
+    """Pre-activations of ±100 in float32 saturate every gate (σ to 0 or 1, tanh to ±1, through one
+    shared sigmoid with e⁻ˣ overflowing to inf): values and gradients match torch, with no warnings."""
+    torch = require_torch()
+    rng = np.random.default_rng(3)
+    x = rng.choice(np.float32([-100, 100]), (STEPS, BATCH, 1))
+    w_ih = rng.choice(np.float32([-1, 1]), (4 * HIDDEN, 1))
+    w_hh = (0.1 * rng.standard_normal((4 * HIDDEN, HIDDEN))).astype(np.float32)
+    ours = [cr.from_numpy(a.copy()).requires_grad_() for a in (x, w_ih, w_hh)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        states = cr.zeros(BATCH, HIDDEN), cr.zeros(BATCH, HIDDEN)
+        out, _, c = LSTMLayer.apply(ours[0], *states, ours[1], ours[2], None, None, False)
+        (out.sum() + c.sum()).backward()
+    lstm = torch.nn.LSTM(1, HIDDEN, bias=False)
+    with torch.no_grad():
+        lstm.weight_ih_l0.copy_(torch.from_numpy(w_ih))
+        lstm.weight_hh_l0.copy_(torch.from_numpy(w_hh))
+    tx = torch.from_numpy(x.copy()).requires_grad_()
+    t_out, (_, t_c) = lstm(tx)
+    (t_out.sum() + t_c.sum()).backward()
+    assert_close(out, t_out.detach().numpy())
+    assert_close(c, t_c[0].detach().numpy())
+    for got, want in zip([t.grad for t in ours], [tx.grad, lstm.weight_ih_l0.grad, lstm.weight_hh_l0.grad]):
+        assert_close(got, want.numpy())
 
 
 def test_backward_twice_with_retain_graph_gives_the_same_gradients() -> None:
