@@ -80,8 +80,9 @@ class _Conv(_ConvNd):
 
     def forward(self, input: Tensor) -> Tensor:
         """The convolution of ``input`` with ``weight``, plus ``bias``."""
-        return CF.convolution(type(self).__name__, self._spatial, input, self.weight, self.bias, self.stride,
-                              self.padding, self.dilation, self.groups)
+        parameters = self._parameters  # not self.weight: see Linear.forward
+        return CF.convolution(type(self).__name__, self._spatial, input, parameters["weight"], parameters["bias"],
+                              self.stride, self.padding, self.dilation, self.groups)
 
 
 class Conv1d(_Conv):

@@ -17,6 +17,7 @@ derivatives come for free (``create_graph=True``):
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -35,6 +36,11 @@ class Window(NamedTuple):
     dilation: tuple[int, int]
     out: tuple[int, int]
 
+    # padded_size and offsets are cached per window (a layer pools with the same window every call):
+    # 1.6 and 3.1 µs uncached against 0.2 µs each cached (measured, 2×2 window), where the arithmetic of
+    # a batch-1 max pooling in the LeNet takes 8–11 µs
+
+    @functools.lru_cache(maxsize=256)
     def padded_size(self, h: int, w: int) -> tuple[int, int]:
         """The size of the padded input that holds every window: the padding on both sides, and
         more on the right/bottom where ``ceil_mode`` lets the last window hang over the edge."""
@@ -42,12 +48,14 @@ class Window(NamedTuple):
                      for size, p, o, s, d, k in zip((h, w), self.padding, self.out, self.stride, self.dilation,
                                                     self.kernel))
 
-    def offsets(self) -> list[tuple[int, slice, slice]]:
-        """For each kernel offset ``k = i·kw + j``: ``(k, rows, cols)``, the slices of the padded input
-        that the windows' elements at that offset form."""
+    @functools.lru_cache(maxsize=256)
+    def offsets(self) -> tuple[tuple[int, tuple[object, slice, slice]], ...]:
+        """For each kernel offset ``k = i·kw + j``: ``(k, index)``, where ``xp[index]`` is the strided view
+        of the padded input that the windows' elements at that offset form."""
         (kh, kw), (sh, sw), (dh, dw), (oh, ow) = self.kernel, self.stride, self.dilation, self.out
-        return [(i * kw + j, slice(i * dh, i * dh + (oh - 1) * sh + 1, sh),
-                 slice(j * dw, j * dw + (ow - 1) * sw + 1, sw)) for i in range(kh) for j in range(kw)]
+        return tuple((i * kw + j, (..., slice(i * dh, i * dh + (oh - 1) * sh + 1, sh),
+                                   slice(j * dw, j * dw + (ow - 1) * sw + 1, sw)))
+                     for i in range(kh) for j in range(kw))
 
     def tiles(self, h: int, w: int) -> bool:
         """Whether the windows cover the unpadded input exactly once (e.g. kernel 2, stride 2, even
@@ -85,6 +93,25 @@ def _crop(xp: np.ndarray, shape: tuple[int, ...], win: Window) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------- max pooling
+def _max_of_tiles(x: np.ndarray, win: Window) -> np.ndarray:
+    """Max pooling over windows that tile ``x`` (see :meth:`Window.tiles`) with ``kh > 1``: the maximum of
+    each window's rows first, as whole input rows, then of its columns, on 2-d and 1-d views of the input
+    (NumPy's loops over strided 4-d views cost per short row). That is ``kh + kw - 2`` NumPy calls
+    instead of ``kh·kw - 1``: 2 against 3 for 2×2. Measured on the LeNet's 2×2 poolings at batch 1
+    (float32, one thread): 10.5 against 11.9 µs for (1, 16, 24, 24), 6.7 against 8.7 µs for (1, 32, 8, 8)."""
+    kh, kw = win.kernel
+    rows = x.reshape(-1, kh, x.shape[-1])  # rows[r, i] is row i of the r-th row of windows (of every plane)
+    m = np.maximum(rows[:, 0], rows[:, 1])
+    for i in range(2, kh):
+        np.maximum(m, rows[:, i], out=m)
+    if kw > 1:
+        cols = m.reshape(-1, kw)  # cols[q, j] is column j of the q-th window
+        m = np.maximum(cols[:, 0], cols[:, 1])
+        for j in range(2, kw):
+            np.maximum(m, cols[:, j], out=m)
+    return m.reshape(x.shape[:-2] + win.out)
+
+
 class MaxPool2d(Primitive):
     """``y = max`` over each window; ``ctx`` keeps the winning kernel offset of each window (the first
     maximum in row-major window order, as PyTorch's gradient does). With ``with_indices`` it also
@@ -92,25 +119,35 @@ class MaxPool2d(Primitive):
 
     @staticmethod
     def forward(ctx, x, win, with_indices):
-        xp = _padded(x, win, -np.inf)
-        (_, rows, cols), *rest = win.offsets()
-        out = xp[..., rows, cols].copy()
         track = with_indices or ctx.needs_input_grad[0]  # the winners are only needed for these
+        if not track and win.kernel[0] > 1 and win.tiles(*x.shape[-2:]):  # (nothing to pad)
+            return _max_of_tiles(x, win)
+        xp = _padded(x, win, -np.inf)
+        (_, first), *rest = win.offsets()
+        if not track:  # the maximum alone (inference)
+            if not rest:
+                return xp[first].copy()
+            # the first two views straight into a new array: one pass fewer than copying the first
+            # (measured with 2×2 windows on (1, 16, 24, 24): 10.2 against 11.0 µs; (1, 32, 8, 8): 7.3 against 8.6)
+            out = np.maximum(xp[first], xp[rest[0][1]])
+            for _, at in rest[1:]:
+                np.maximum(out, xp[at], out=out)  # (a NaN propagates)
+            return out
+        out = xp[first].copy()
         index_type = np.uint8 if len(rest) < 255 else np.int64
-        winner = np.zeros(out.shape, index_type) if track else None
-        for k, rows, cols in rest:
-            v = xp[..., rows, cols]
-            if track:
-                # offset k wins where it beats the maximum so far; k exceeds every earlier winner,
-                # so "set to k where better" is a maximum (much faster than a masked copy)
-                np.maximum(winner, np.multiply(np.greater(v, out), index_type(k)), out=winner)
+        winner = np.zeros(out.shape, index_type)
+        for k, at in rest:
+            v = xp[at]
+            # offset k wins where it beats the maximum so far; k exceeds every earlier winner,
+            # so "set to k where better" is a maximum (much faster than a masked copy)
+            np.maximum(winner, np.multiply(np.greater(v, out), index_type(k)), out=winner)
             np.maximum(out, v, out=out)  # (a NaN propagates)
-        if track and np.isnan(out).any():  # PyTorch's rule: a NaN wins, the last one in its window
-            for k, rows, cols in win.offsets():
-                np.copyto(winner, k, where=np.isnan(xp[..., rows, cols]))
-        if ctx.needs_input_grad[0]:  # an attribute, not saved: it stays an array in a recorded backward
+        if np.isnan(out).any():  # PyTorch's rule: a NaN wins, the last one in its window
+            for k, at in win.offsets():
+                np.copyto(winner, k, where=np.isnan(xp[at]))
+        if ctx.needs_input_grad[0]:  # attributes, not saved: they stay arrays in a recorded backward
             ctx.winner = winner
-        ctx.shape = x.shape
+            ctx.shape = x.shape
         if with_indices:
             indices = argmax_indices(winner, win, x.shape[-1])
             ctx.mark_non_differentiable(indices)
@@ -128,11 +165,11 @@ class ArgmaxScatter(Primitive):
     @staticmethod
     def forward(ctx, g, winner, win, shape):
         gxp, tiles = _zeros_padded(g, shape, win)
-        for k, rows, cols in win.offsets():
+        for k, at in win.offsets():
             if tiles:  # each element belongs to one window: write, no zero fill, no add
-                np.multiply(g, winner == k, out=gxp[..., rows, cols])
+                np.multiply(g, winner == k, out=gxp[at])
             else:
-                gxp[..., rows, cols] += np.multiply(g, winner == k)
+                gxp[at] += np.multiply(g, winner == k)
         return _crop(gxp, shape, win)
 
     @staticmethod
@@ -149,8 +186,8 @@ class ArgmaxGather(Primitive):
         ctx.shape = x.shape
         xp = _padded(x, win, 0)
         out = np.empty(winner.shape, x.dtype)
-        for k, rows, cols in win.offsets():
-            np.copyto(out, xp[..., rows, cols], where=winner == k)
+        for k, at in win.offsets():
+            np.copyto(out, xp[at], where=winner == k)
         return out
 
     @staticmethod
@@ -178,10 +215,10 @@ class AvgPool2d(Primitive):
     def forward(ctx, x, win, scale):
         ctx.shape = x.shape
         xp = _padded(x, win, 0)
-        (_, rows, cols), *rest = win.offsets()
-        out = xp[..., rows, cols].copy()
-        for _, rows, cols in rest:
-            out += xp[..., rows, cols]
+        (_, first), *rest = win.offsets()
+        out = xp[first].copy()
+        for _, at in rest:
+            out += xp[at]
         out *= scale
         return out
 
@@ -198,11 +235,11 @@ class AvgScatter(Primitive):
     def forward(ctx, g, win, scale, shape):
         gs = g if isinstance(scale, np.generic) and scale == 1 else g * scale
         gxp, tiles = _zeros_padded(g, shape, win)
-        for _, rows, cols in win.offsets():
+        for _, at in win.offsets():
             if tiles:
-                gxp[..., rows, cols] = gs
+                gxp[at] = gs
             else:
-                gxp[..., rows, cols] += gs
+                gxp[at] += gs
         return _crop(gxp, shape, win)
 
     @staticmethod

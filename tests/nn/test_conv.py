@@ -292,3 +292,19 @@ def test_nhwc_input_to_conv2d_says_how_to_permute():
 def test_clear_errors(call, pattern):
     with pytest.raises(ChainruleError, match=pattern):
         call()
+
+
+def test_geometry_checks_are_cached_per_arguments_but_take_lists_and_fail_every_time():
+    # the shape and geometry checks are cached on their arguments: lists (unhashable) are checked
+    # uncached, and a bad call raises on every call, not only the first
+    x, w, b = _args(((1, 2, 7, 10), (3, 2, 2, 4), 3), cr.float32, True)
+    expected = F.conv2d(x, w, b, stride=(2, 3), padding=(1, 2))
+    assert_close(F.conv2d(x, w, b, stride=[2, 3], padding=[1, 2]), expected)
+    assert_close(F.conv2d(x, w, b, stride=(2, 3), padding=(1, 2)), expected)
+    for _ in range(2):
+        with pytest.raises(ChainruleError, match="conv2d: stride must be at least 1"):
+            F.conv2d(x, w, b, stride=0)
+    F.conv2d(x, w, b, stride=1)
+    for equal_but_wrong in (True, 1.0):  # equal to 1 as a cache key, but not an int
+        with pytest.raises(ChainruleError, match="conv2d: stride must be an int or a tuple of 2 ints"):
+            F.conv2d(x, w, b, stride=equal_but_wrong)

@@ -142,3 +142,18 @@ def test_interpolate_to_the_same_size_returns_a_copy():
     y = F.interpolate(x, size=(3, 3))
     assert y is not x and not np.shares_memory(y.detach().numpy(), x.detach().numpy())
     np.testing.assert_array_equal(y.detach().numpy(), x.detach().numpy())
+
+
+def test_max_pool2d_takes_lists_and_fails_every_time():
+    # the window is cached on the arguments: lists (unhashable) are read uncached, and a bad call
+    # raises on every call, not only the first
+    x = rand((1, 2, 6, 6), requires_grad=False)
+    np.testing.assert_array_equal(F.max_pool2d(x, [2, 3], stride=[2, 1]).numpy(),
+                                  F.max_pool2d(x, (2, 3), stride=(2, 1)).numpy())
+    for _ in range(2):
+        with pytest.raises(cr.ChainruleError, match="max_pool2d: padding must be at most half the kernel size"):
+            F.max_pool2d(x, 2, padding=2)
+    F.max_pool2d(x, 2, stride=1)
+    for equal_but_wrong in (True, 1.0):  # equal to 1 as a cache key, but not an int
+        with pytest.raises(cr.ChainruleError, match="max_pool2d: stride must be an int or a tuple of 2 ints"):
+            F.max_pool2d(x, 2, stride=equal_but_wrong)

@@ -96,6 +96,22 @@ def test_max_pool2d_nan_wins_its_window_like_torch():
         assert_close(x.grad, t.grad)
 
 
+@pytest.mark.parametrize("shape,kwargs", MAX_CASES + [((1, 2, 6, 9), dict(kernel_size=(3, 1))),
+                                                    ((2, 6, 6), dict(kernel_size=(1, 2))),
+                                                    ((1, 2, 3, 3), dict(kernel_size=1))],
+                         ids=_ids(MAX_CASES) + ["tiled-(3, 1)", "tiled-(1, 2)", "tiled-(1, 1)"])
+def test_max_pool2d_without_grad_is_torchs(shape, kwargs):
+    # no winners are tracked under no_grad (and windows that tile the input take their own path):
+    # the values must stay torch's, NaNs included
+    torch = require_torch()
+    data = rand(shape, requires_grad=False).numpy()
+    data.flat[::7] = np.nan
+    with cr.no_grad():
+        out = F.max_pool2d(cr.from_numpy(data), **kwargs)
+    np.testing.assert_array_equal(out.numpy(), torch.nn.functional.max_pool2d(torch.from_numpy(data), **kwargs).numpy())
+    assert not np.shares_memory(out.numpy(), data)
+
+
 def test_max_pool2d_with_indices_still_differentiates():
     x = rand((1, 2, 5, 5))
     out, indices = F.max_pool2d(x, 3, 2, 1, return_indices=True)
