@@ -234,9 +234,18 @@ class Primitive(Function):
     @classmethod
     def apply(cls, *args: Any) -> Any:
         """Unwrap tensors, run the array forward, and record a node if some input needs a gradient."""
-        if not state.enabled:  # no_grad (inference): only unwrap, in one comprehension
-            out = cls.forward(_NO_RECORD, *[a._data if isinstance(a, Tensor) else a for a in args])
-            return _wrap_array(out) if out.__class__ is np.ndarray else _wrap_plain(out)
+        if not state.enabled:  # no_grad (inference): only unwrap
+            arrays = []
+            for a in args:
+                arrays.append(a._data if isinstance(a, Tensor) else a)
+            out = cls.forward(_NO_RECORD, *arrays)
+            if out.__class__ is np.ndarray:
+                t = _new(Tensor)
+                t._data = out
+                t.requires_grad = False
+                t._node = None
+                return t
+            return _wrap_plain(out)
         arrays = []
         needs = []
         record = versioned = False
