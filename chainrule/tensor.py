@@ -123,17 +123,19 @@ class Tensor:
     tensor, as ``torch.Tensor``; prefer :func:`chainrule.tensor`, which keeps integer and bool data.
     """
 
-    # Three slots are set on every new tensor; the rest are class-level defaults that an instance
-    # overrides in its __dict__ only when it needs to (a leaf's grad, a view's version counter …),
-    # which keeps creating a tensor, the most frequent thing the library does, cheap.
-    __slots__ = ("_data", "requires_grad", "_node", "__dict__", "__weakref__")
+    # Six slots are set on every new tensor (by _init and the engine's constructors): the three that
+    # every operation reads (_vc when recording, _out and _extra in the backward walk) are slots too,
+    # since Python 3.11 reads a class-level default through the generic attribute lookup, about ten
+    # times the cost of a slot. The rare ones are class-level defaults that an instance overrides in
+    # its __dict__ only when it needs to (a leaf's grad …).
+    __slots__ = ("_data", "requires_grad", "_node", "_out", "_vc", "_extra", "__dict__", "__weakref__")
 
     _data: np.ndarray
     requires_grad: bool
     grad: Tensor | None = None
-    _out = 0  # which output of its node this tensor is
-    _vc: list[int] | None = None  # version counter, shared with views; None means version 0
-    _extra: _Extra | None = None
+    _out: int  # which output of its node this tensor is
+    _vc: list[int] | None  # version counter, shared with views; None means version 0
+    _extra: _Extra | None  # hooks, retain_grad, views' bases …, made on first use
 
     def __init__(self, data: Any = (), *, requires_grad: bool = False) -> None:
         array = np.array(data._data if isinstance(data, Tensor) else data,
@@ -427,6 +429,9 @@ def _init(t: Tensor, data: np.ndarray, requires_grad: builtins.bool, node: Any) 
     t._data = data
     t.requires_grad = requires_grad
     t._node = node
+    t._out = 0
+    t._vc = None
+    t._extra = None
 
 
 def wrap(data: np.ndarray, requires_grad: builtins.bool = False, node: Any = None) -> Tensor:
@@ -435,6 +440,9 @@ def wrap(data: np.ndarray, requires_grad: builtins.bool = False, node: Any = Non
     t._data = data
     t.requires_grad = requires_grad
     t._node = node
+    t._out = 0
+    t._vc = None
+    t._extra = None
     return t
 
 

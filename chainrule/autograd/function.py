@@ -54,13 +54,16 @@ class Node:
     defaults, overridden per node only when needed (recording a node is on every operation's path).
     """
 
-    __slots__ = ("fn", "inputs", "needs_input_grad", "saved_tensors", "seq", "out_data", "__dict__",
-                 "__weakref__")
+    # n_out and watchers are read for every node of every backward pass, so they are slots, set when
+    # the node is recorded: Python 3.11 reads a class-level default through the generic attribute
+    # lookup, about ten times the cost of reading a slot
+    __slots__ = ("fn", "inputs", "needs_input_grad", "saved_tensors", "seq", "out_data", "n_out", "watchers",
+                 "__dict__", "__weakref__")
 
     saved_versions: list[Any] | None = None  # input versions at record time, if any had changed
-    n_out = 1
+    n_out: int  # the number of outputs
     out_meta: tuple[Any, ...] = ()
-    watchers: list[Any] | None = None  # weak references to outputs with hooks or retain_grad
+    watchers: list[Any] | None  # weak references to outputs with hooks or retain_grad
     trace: Any = None  # where the node was created (anomaly mode)
     non_differentiable: tuple[Any, ...] = ()
     materialize_grads = True
@@ -135,6 +138,8 @@ def _new_node(cls: type, args: tuple, needs: Any) -> Node:
     node.saved_tensors = ()
     node.seq = next_seq()
     node.out_data = None
+    node.n_out = 1
+    node.watchers = None
     if state.anomaly:
         node.trace = traceback.extract_stack()
     return node
@@ -244,6 +249,8 @@ class Primitive(Function):
                 t._data = out
                 t.requires_grad = False
                 t._node = None
+                t._out = 0
+                t._vc = t._extra = None
                 return t
             return _wrap_plain(out)
         arrays = []
@@ -270,6 +277,8 @@ class Primitive(Function):
             node.needs_input_grad = needs
             node.saved_tensors = ()
             node.seq = next_seq()
+            node.n_out = 1
+            node.watchers = None
             if versioned:
                 node.saved_versions = input_versions(args)
             if state.anomaly:
@@ -280,6 +289,8 @@ class Primitive(Function):
                 t._data = out
                 t.requires_grad = True
                 t._node = node
+                t._out = 0
+                t._vc = t._extra = None
                 return t
             return _wrap_outputs(node, out)
         out = cls.forward(_NO_RECORD, *arrays)
@@ -292,6 +303,8 @@ def _wrap_array(out: np.ndarray) -> Tensor:
     t._data = out
     t.requires_grad = False
     t._node = None
+    t._out = 0
+    t._vc = t._extra = None
     return t
 
 

@@ -30,7 +30,7 @@ from chainrule.dtype import from_numpy_dtype, get_default_dtype, to_numpy_dtype
 from chainrule.autograd.engine import clear_grads
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.errors import ChainruleError
-from chainrule.tensor import Tensor, check_device, format_tensor, parse_to_arguments, wrap
+from chainrule.tensor import Tensor, _init, check_device, format_tensor, parse_to_arguments, wrap
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList", "ModuleDict"]
 
@@ -58,9 +58,7 @@ class Parameter(Tensor):
                 f"Parameter: expected a Tensor (or a NumPy array) as data, got {type(data).__name__}; "
                 "make one first with chainrule.tensor(...)")
         p = _new(cls)
-        p._data = data._data
-        p.requires_grad = False
-        p._node = None
+        _init(p, data._data, False, None)
         p._vc = data._shared_version_counter()
         if requires_grad:
             p.requires_grad_(True)

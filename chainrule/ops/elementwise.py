@@ -118,8 +118,8 @@ class Sub(Primitive):
 class Mul(Primitive):
     @staticmethod
     def forward(ctx, x, y):
-        need_x, need_y = ctx.needs_input_grad[:2]
-        ctx.save_for_backward(x if need_y else None, y if need_x else None)
+        needs = ctx.needs_input_grad
+        ctx.save_for_backward(x if needs[1] else None, y if needs[0] else None)
         return x * y
 
     @staticmethod
