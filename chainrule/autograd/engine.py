@@ -29,7 +29,7 @@ __all__ = ["backward", "grad", "sum_to_shape", "sum_rows", "spread"]
 _getrefcount = sys.getrefcount
 
 
-_ONES: dict[tuple[int, np.dtype], np.ndarray] = {}
+_ONES_VECTORS: dict[tuple[int, np.dtype], np.ndarray] = {}  # for sum_rows
 
 
 def sum_rows(g: Any) -> Any:
@@ -44,11 +44,11 @@ def sum_rows(g: Any) -> Any:
     if g.__class__ is not np.ndarray or rows > 1024 or g.dtype.char not in "fd":
         return g.sum(axis=0)
     key = (rows, g.dtype)
-    ones = _ONES.get(key)
+    ones = _ONES_VECTORS.get(key)
     if ones is None:
-        if len(_ONES) >= 64:
-            _ONES.clear()
-        ones = _ONES[key] = np.ones(rows, g.dtype)
+        if len(_ONES_VECTORS) >= 64:
+            _ONES_VECTORS.clear()
+        ones = _ONES_VECTORS[key] = np.ones(rows, g.dtype)
         ones.flags.writeable = False
     return np.dot(ones, g)
 

@@ -244,7 +244,7 @@ class Primitive(Function):
             for a in args:
                 arrays.append(a._data if isinstance(a, Tensor) else a)
             out = cls.forward(_NO_RECORD, *arrays)
-            if out.__class__ is np.ndarray:
+            if out.__class__ is np.ndarray:  # _wrap_array, written out: every inference op comes here
                 t = _new(Tensor)
                 t._data = out
                 t.requires_grad = False

@@ -295,7 +295,9 @@ _ONES: dict[np.dtype, np.ndarray] = {}
 def _constant_like(x: Any, value: builtins.int, cache: dict[np.dtype, np.ndarray]) -> np.ndarray:
     """A read-only 0-d ``value`` of the dtype of ``x`` (an array or a NumPy scalar, or a tensor in
     a recorded backward): the hot rules below (ReLU, tanh, sigmoid) use it instead of a Python int, which
-    NumPy handles 0.3–0.5 µs slower per operation (see :func:`_scalar_array`)."""
+    NumPy handles 0.3–0.5 µs slower per operation (see :func:`_scalar_array`). A cache of its own, one
+    entry per dtype: :func:`_scalar_array`'s per-value cache costs a call and a lookup more, 1% of a
+    batch-1 inference (measured by instruction counts)."""
     np_dtype = x._data.dtype if isinstance(x, Tensor) else x.dtype  # an array or a NumPy scalar
     constant = cache.get(np_dtype)
     if constant is None:

@@ -554,3 +554,19 @@ def test_an_in_place_change_elsewhere_leaves_backward_alone():
     other.add_(1.0)  # stamps the clock after y's nodes: they are checked, and nothing they saved changed
     y.backward()
     assert_close(x.grad.numpy(), np.array([2.0, 4.0, 6.0], dtype=np.float32))
+
+
+@pytest.mark.parametrize("shape, dtype", [((32, 128), np.float32), ((1, 7), np.float64), ((2000, 3), np.float32),
+                                          ((16, 5), np.float16), ((0, 4), np.float32)])
+def test_sum_rows_matches_numpys_sum(shape, dtype):
+    """Bias gradients: a product with ones for float32/float64 up to 1024 rows, NumPy's sum otherwise."""
+    from chainrule.autograd.engine import sum_rows
+
+    g = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    tolerance = {np.float16: 1e-2, np.float32: 1e-5, np.float64: 1e-12}[dtype]
+    for array in (g, g.T.copy().T):  # contiguous, and a transposed view
+        got = sum_rows(array)
+        assert got.dtype == dtype and got.shape == shape[1:]
+        np.testing.assert_allclose(got, g.sum(axis=0), rtol=tolerance, atol=tolerance)
+    t = cr.from_numpy(g.astype(np.float64)).requires_grad_()
+    assert_close(sum_rows(t), t.sum(0))  # tensors (a recorded backward) take the differentiable sum

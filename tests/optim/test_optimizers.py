@@ -275,6 +275,23 @@ def test_step_bumps_the_version_so_stale_graphs_refuse_backward():
         pending.backward()
 
 
+@pytest.mark.parametrize("kwargs", [{}, {"momentum": 0.9}])
+def test_step_updates_without_recording_and_restores_the_grad_mode(kwargs):
+    params = make_params(cr)
+    opt = optim.SGD(params, lr=0.1, **kwargs)
+    loss_of(cr, params).backward()
+    opt.step()
+    assert cr.is_grad_enabled() and all(p.grad_fn is None and p.is_leaf for p in params)
+    with cr.no_grad():
+        opt.step()
+        assert not cr.is_grad_enabled()
+    assert cr.is_grad_enabled()
+    params[0].grad = cr.zeros(4)  # a shape that does not broadcast: the update raises, grad mode is back on
+    with pytest.raises(ValueError):
+        opt.step()
+    assert cr.is_grad_enabled()
+
+
 def test_update_is_in_place():
     params = make_params(cr, "float32")
     opt = optim.Adam(params, lr=0.1)
