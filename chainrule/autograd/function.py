@@ -239,36 +239,27 @@ class Primitive(Function):
     @classmethod
     def apply(cls, *args: Any) -> Any:
         """Unwrap tensors, run the array forward, and record a node if some input needs a gradient."""
+        arrays = []
         if not state.enabled:  # no_grad (inference): only unwrap
-            arrays = []
             for a in args:
                 arrays.append(a._data if isinstance(a, Tensor) else a)
-            out = cls.forward(_NO_RECORD, *arrays)
-            if out.__class__ is np.ndarray:  # _wrap_array, written out: every inference op comes here
-                t = _new(Tensor)
-                t._data = out
-                t.requires_grad = False
-                t._node = None
-                t._out = 0
-                t._vc = t._extra = None
-                return t
-            return _wrap_plain(out)
-        arrays = []
-        needs = []
-        record = versioned = False
-        for a in args:
-            if isinstance(a, Tensor):
-                arrays.append(a._data)
-                if a.requires_grad:
-                    record = True
-                    needs.append(True)
+            record = False
+        else:
+            needs = []
+            record = versioned = False
+            for a in args:
+                if isinstance(a, Tensor):
+                    arrays.append(a._data)
+                    if a.requires_grad:
+                        record = True
+                        needs.append(True)
+                    else:
+                        needs.append(False)
+                    if a._vc is not None:
+                        versioned = True
                 else:
+                    arrays.append(a)
                     needs.append(False)
-                if a._vc is not None:
-                    versioned = True
-            else:
-                arrays.append(a)
-                needs.append(False)
         if record:
             # _new_node, written out: this runs on every recorded operation, and a call costs
             node = _new(Node)
@@ -284,7 +275,7 @@ class Primitive(Function):
             if state.anomaly:
                 node.trace = traceback.extract_stack()[:-2]
             node.out_data = out = cls.forward(node, *arrays)  # (a recorded backward re-attaches it)
-            if out.__class__ is np.ndarray and out.dtype.kind == "f":
+            if out.__class__ is np.ndarray and out.dtype.kind == "f":  # wrap(), written out (1% of a chain)
                 t = _new(Tensor)
                 t._data = out
                 t.requires_grad = True
@@ -294,18 +285,7 @@ class Primitive(Function):
                 return t
             return _wrap_outputs(node, out)
         out = cls.forward(_NO_RECORD, *arrays)
-        return _wrap_array(out) if out.__class__ is np.ndarray else _wrap_plain(out)
-
-
-def _wrap_array(out: np.ndarray) -> Tensor:
-    """A constant tensor around ``out`` (``wrap``, written out: it runs on every unrecorded operation)."""
-    t = _new(Tensor)
-    t._data = out
-    t.requires_grad = False
-    t._node = None
-    t._out = 0
-    t._vc = t._extra = None
-    return t
+        return wrap(out) if out.__class__ is np.ndarray else _wrap_plain(out)
 
 
 def run_primitive(primitive: type[Primitive], *args: Any) -> Any:

@@ -144,6 +144,15 @@ def _plane(values: tuple[Any, ...], spatial: int, one: Any) -> tuple[Any, ...]:
     return values if spatial == 2 else (one,) + values
 
 
+def cached_checks(checks: Any, *args: Any) -> Any:
+    """``checks(*args)`` through its ``functools.lru_cache``, or uncached when an argument is unhashable
+    (a list): the argument checks of a layer, which calls with the same arguments every time."""
+    try:
+        return checks(*args)
+    except TypeError:  # an unhashable argument (or the checks' own TypeError, raised again uncached)
+        return checks.__wrapped__(*args)
+
+
 @functools.lru_cache(maxsize=256, typed=True)
 def _geometry(op: str, spatial: int, in_shape: tuple[int, ...], weight_shape: tuple[int, ...],
               bias_shape: tuple[int, ...] | None, stride: Any, padding: Any, dilation: Any,
@@ -177,12 +186,8 @@ def convolution(op: str, spatial: int, input: Tensor, weight: Tensor, bias: Tens
     """The 1-d or 2-d convolution behind ``conv1d``/``conv2d`` and the layers; ``op`` names the
     caller in errors."""
     _check_tensors(op, input, weight, bias)
-    args = (op, spatial, input._data.shape, weight._data.shape, None if bias is None else bias._data.shape, stride,
-            padding, dilation, groups)
-    try:
-        geom, batched = _geometry(*args)
-    except TypeError:  # an unhashable argument (a list)
-        geom, batched = _geometry.__wrapped__(*args)
+    geom, batched = cached_checks(_geometry, op, spatial, input._data.shape, weight._data.shape,
+                                  None if bias is None else bias._data.shape, stride, padding, dilation, groups)
     return _unbatch(Conv.apply(_batch(input, batched), weight, bias, geom), batched)
 
 

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from chainrule.errors import ChainruleError
-from chainrule.nn.conv_functional import as_tuple
+from chainrule.nn.conv_functional import as_tuple, cached_checks
 from chainrule.nn.functional import _check_probability, _dropout_mask
 from chainrule.ops.pooling import AvgPool2d, AvgScatter, MaxPool2d, Window
 from chainrule.tensor import Tensor, wrap
@@ -90,11 +90,8 @@ def max_pool2d(input: Tensor, kernel_size: IntOrPair, stride: IntOrPair | None =
 
     The gradient goes to the (first) maximum of each window: ``d max(window)/dx = 1`` there, 0 elsewhere.
     """
-    args = ("max_pool2d", _spatial("max_pool2d", input, 2), kernel_size, stride, padding, dilation, ceil_mode)
-    try:
-        win = _window2d(*args)
-    except TypeError:  # an unhashable argument (a list)
-        win = _window2d.__wrapped__(*args)
+    win = cached_checks(_window2d, "max_pool2d", _spatial("max_pool2d", input, 2), kernel_size, stride, padding,
+                        dilation, ceil_mode)
     return MaxPool2d.apply(input, win, bool(return_indices))
 
 

@@ -100,21 +100,16 @@ class Optimizer:
         previous = grad_mode.state.enabled
         grad_mode.state.enabled = False  # no_grad(), without making a context object at each step
         try:
+            states = self.state
             for group in self.param_groups:
-                self._step_group(group)
+                for p in group["params"]:
+                    grad = p.grad
+                    if grad is not None:
+                        self._update(p, grad._data, states[p], group)
+                        p._bump_version()
         finally:
             grad_mode.state.enabled = previous
         return loss
-
-    def _step_group(self, group: dict[str, Any]) -> None:
-        """Update the parameters of ``group`` that have a gradient, each with ``_update``, and bump
-        their versions. A subclass may override this with a shorter loop for a common setting."""
-        states = self.state
-        for p in group["params"]:
-            grad = p.grad
-            if grad is not None:
-                self._update(p, grad._data, states[p], group)
-                p._bump_version()
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop every parameter's gradient (``set_to_none=True``) or fill it with zeros in place."""
