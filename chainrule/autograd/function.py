@@ -37,7 +37,7 @@ from chainrule.autograd.grad_mode import state
 from chainrule.errors import ChainruleError
 from chainrule.tensor import Tensor, next_seq, wrap
 
-__all__ = ["Function", "Primitive", "Node", "FunctionCtx", "run_primitive"]
+__all__ = ["Function", "Primitive", "Node", "FunctionCtx", "NO_RECORD", "run_primitive"]
 
 _new = object.__new__
 # Nodes are numbered in the order they are recorded (``next_seq``, the graph's clock in tensor.py). A
@@ -127,7 +127,7 @@ class _NoRecord:
     needs_input_grad = (False,) * 16
 
 
-_NO_RECORD = _NoRecord()
+NO_RECORD = _NoRecord()  # the ctx of an array forward run on its own (nothing recorded)
 
 
 def _new_node(cls: type, args: tuple, needs: Any) -> Node:
@@ -284,7 +284,7 @@ class Primitive(Function):
                 t._vc = t._extra = None
                 return t
             return _wrap_outputs(node, out)
-        out = cls.forward(_NO_RECORD, *arrays)
+        out = cls.forward(NO_RECORD, *arrays)
         return wrap(out) if out.__class__ is np.ndarray else _wrap_plain(out)
 
 
@@ -298,4 +298,4 @@ def run_primitive(primitive: type[Primitive], *args: Any) -> Any:
     for a in args:
         if isinstance(a, Tensor):
             return primitive.apply(*args)
-    return primitive.forward(_NO_RECORD, *args)
+    return primitive.forward(NO_RECORD, *args)

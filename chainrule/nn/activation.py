@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
+import numpy as np
+
 from chainrule.nn import functional as F
+from chainrule.nn.array_forward import register_array_forward
 from chainrule.nn.module import Module
+from chainrule.ops import elementwise as ew
 from chainrule.tensor import Tensor
 
 __all__ = ["ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Sigmoid", "Tanh", "Softplus", "Softmax", "LogSoftmax"]
@@ -150,3 +156,23 @@ class LogSoftmax(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+# ---------------------------------------------------------------------------- no_grad array forwards
+def _relu_on_arrays(layer: dict[str, Any], x: np.ndarray) -> np.ndarray | None:
+    """``ReLU``'s forward on an array (``None`` in place: that changes the input tensor)."""
+    return None if layer["inplace"] else _relu(x)
+
+
+def _floating_on_arrays(function: Callable[[np.ndarray], np.ndarray]) -> Callable[[dict[str, Any], np.ndarray], Any]:
+    """The array forward of a layer that applies ``function`` to floating input (``None`` for other
+    dtypes, which the layer first converts)."""
+    def forward(layer: dict[str, Any], x: np.ndarray) -> np.ndarray | None:
+        return function(x) if x.dtype.kind == "f" else None
+    return forward
+
+
+_relu = ew.Relu.array_function
+register_array_forward(ReLU, _relu_on_arrays)
+register_array_forward(Sigmoid, _floating_on_arrays(ew.Sigmoid.array_function))
+register_array_forward(Tanh, _floating_on_arrays(ew.Tanh.array_function))

@@ -5,9 +5,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from chainrule import creation
+from chainrule.autograd.function import NO_RECORD
 from chainrule.nn import functional as F
 from chainrule.nn import init
+from chainrule.nn.array_forward import register_array_forward
 from chainrule.nn.module import Module, Parameter
 from chainrule.tensor import Tensor
 
@@ -76,3 +80,16 @@ class Linear(_WeightAndBias):
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+def _linear_on_arrays(layer: dict[str, Any], x: np.ndarray) -> np.ndarray | None:
+    """``Linear``'s forward on an array, for ``Sequential`` under ``no_grad`` (``None`` where ``F.linear``
+    would refuse the dtypes, so that it raises its own error)."""
+    parameters = layer["_parameters"]
+    weight, bias = parameters["weight"]._data, parameters["bias"]
+    if x.dtype != weight.dtype:
+        return None
+    return F.Linear.forward(NO_RECORD, x, weight, None if bias is None else bias._data)
+
+
+register_array_forward(Linear, _linear_on_arrays)

@@ -28,8 +28,10 @@ import numpy as np
 
 from chainrule.dtype import from_numpy_dtype, get_default_dtype, to_numpy_dtype
 from chainrule.autograd.engine import clear_grads
+from chainrule.autograd import grad_mode
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.errors import ChainruleError
+from chainrule.nn.array_forward import run_sequential
 from chainrule.tensor import Tensor, _init, check_device, format_tensor, parse_to_arguments, wrap
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList", "ModuleDict"]
@@ -641,7 +643,10 @@ class Sequential(Module):
                 self.add_module(str(i), module)
 
     def forward(self, input: Any) -> Any:
-        """Run every module in order."""
+        """Run every module in order (under ``no_grad``, plain layers on arrays: see
+        :mod:`chainrule.nn.array_forward`)."""
+        if not grad_mode.state.enabled:
+            return run_sequential(self._modules.values(), input)
         for module in self._modules.values():
             input = module(input)
         return input

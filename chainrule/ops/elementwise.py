@@ -47,7 +47,7 @@ _SCALAR_ARRAYS: dict[np.dtype, dict[builtins.float, np.ndarray]] = {}
 _SCALAR_CACHE_SIZE = 256  # values per dtype; the cache starts afresh when full
 
 
-def _scalar_array(value: builtins.float, np_dtype: np.dtype) -> Any:
+def scalar_array(value: builtins.float, np_dtype: np.dtype) -> Any:
     """``value`` as a read-only 0-d array of ``np_dtype`` (see above); zero and NaN stay floats."""
     cache = _SCALAR_ARRAYS.get(np_dtype)
     if cache is None:
@@ -67,7 +67,7 @@ def promote(a: Any, b: Any) -> tuple[Any, Any]:
     """Bring two operands to their common dtype, as ``torch.result_type`` decides.
 
     A Python float beside a floating tensor comes back as a 0-d array of the tensor's dtype
-    (:func:`_scalar_array`); every other scalar comes back as it is.
+    (:func:`scalar_array`); every other scalar comes back as it is.
     """
     if isinstance(a, Tensor):
         if isinstance(b, Tensor):
@@ -75,11 +75,11 @@ def promote(a: Any, b: Any) -> tuple[Any, Any]:
                 return a, b
         elif b.__class__ is builtins.float:
             if a._data.dtype.kind == "f":
-                return a, _scalar_array(b, a._data.dtype)
+                return a, scalar_array(b, a._data.dtype)
         elif b.__class__ is builtins.int and a._data.dtype.kind in "fiu":
             return a, b
     elif isinstance(b, Tensor) and a.__class__ in (builtins.float, builtins.int) and b._data.dtype.kind == "f":
-        return (_scalar_array(a, b._data.dtype) if a.__class__ is builtins.float else a), b
+        return (scalar_array(a, b._data.dtype) if a.__class__ is builtins.float else a), b
     np_dtype = dtypes.result_type(a, b).numpy
     return _as_operand(a, np_dtype), _as_operand(b, np_dtype)
 
@@ -251,8 +251,10 @@ def _unary(name: str, forward: Callable[..., Any], vjp: Callable[..., Any], save
         def bwd(ctx: Any, g: Any) -> Any:
             return (vjp(g, None, ctx.saved_tensors[0]),)
 
+    # array_function: the forward on the array alone (no ctx), for callers that record nothing
     return type(name, (Primitive,), {"forward": staticmethod(fwd), "backward": staticmethod(bwd),
-                                      "__doc__": doc, "__module__": __name__})
+                                      "array_function": staticmethod(forward), "__doc__": doc,
+                                      "__module__": __name__})
 
 
 _SQRT_2 = math.sqrt(2.0)
@@ -295,8 +297,8 @@ _ONES: dict[np.dtype, np.ndarray] = {}
 def _constant_like(x: Any, value: builtins.int, cache: dict[np.dtype, np.ndarray]) -> np.ndarray:
     """A read-only 0-d ``value`` of the dtype of ``x`` (an array or a NumPy scalar, or a tensor in
     a recorded backward): the hot rules below (ReLU, tanh, sigmoid) use it instead of a Python int, which
-    NumPy handles 0.3–0.5 µs slower per operation (see :func:`_scalar_array`). A cache of its own, one
-    entry per dtype: :func:`_scalar_array`'s per-value cache costs a call and a lookup more, 1% of a
+    NumPy handles 0.3–0.5 µs slower per operation (see :func:`scalar_array`). A cache of its own, one
+    entry per dtype: :func:`scalar_array`'s per-value cache costs a call and a lookup more, 1% of a
     batch-1 inference (measured by instruction counts)."""
     np_dtype = x._data.dtype if isinstance(x, Tensor) else x.dtype  # an array or a NumPy scalar
     constant = cache.get(np_dtype)

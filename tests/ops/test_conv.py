@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.autograd.function import _NO_RECORD
+from chainrule.autograd.function import NO_RECORD
 from chainrule.ops.conv import Conv, ConvInputGrad, ConvWeightGrad, _input_grad_gather, _input_grad_scatter
 from tests.helpers import assert_close, rand, require_torch
 
@@ -41,13 +41,13 @@ def test_primitives_match_torch(dtype, x_shape, w_shape, stride, padding, dilati
     geom = (stride, padding, dilation, groups)
     t_x, t_w = torch.from_numpy(x).requires_grad_(), torch.from_numpy(w).requires_grad_()
     t_y = _torch_conv(torch, t_x, t_w, torch.from_numpy(b), stride, padding, dilation, groups)
-    y = Conv.forward(_NO_RECORD, x, w, b, geom)
+    y = Conv.forward(NO_RECORD, x, w, b, geom)
     assert y.dtype == dtype and y.flags.c_contiguous
     assert_close(y, t_y)
     g = np.random.default_rng(1).standard_normal(y.shape).astype(dtype)
     t_y.backward(torch.from_numpy(g))
-    dx = ConvInputGrad.forward(_NO_RECORD, g, w, None, geom, x_shape[2:])
-    dw = ConvWeightGrad.forward(_NO_RECORD, x, g, geom, w_shape[2:])
+    dx = ConvInputGrad.forward(NO_RECORD, g, w, None, geom, x_shape[2:])
+    dw = ConvWeightGrad.forward(NO_RECORD, x, g, geom, w_shape[2:])
     assert dx.dtype == dtype and dw.dtype == dtype and dx.flags.c_contiguous
     assert_close(dx, t_x.grad)
     assert_close(dw, t_w.grad)
@@ -58,10 +58,10 @@ def test_adjoint_identities(x_shape, w_shape, stride, padding, dilation, groups)
     # <conv(x, w), g> = <x, input_grad(g, w)> = <w, weight_grad(x, g)>: each is the others' VJP
     geom = (stride, padding, dilation, groups)
     x, w = _arrays(x_shape, w_shape)
-    y = Conv.forward(_NO_RECORD, x, w, None, geom)
+    y = Conv.forward(NO_RECORD, x, w, None, geom)
     g = np.random.default_rng(2).standard_normal(y.shape)
-    dx = ConvInputGrad.forward(_NO_RECORD, g, w, None, geom, x_shape[2:])
-    dw = ConvWeightGrad.forward(_NO_RECORD, x, g, geom, w_shape[2:])
+    dx = ConvInputGrad.forward(NO_RECORD, g, w, None, geom, x_shape[2:])
+    dw = ConvWeightGrad.forward(NO_RECORD, x, g, geom, w_shape[2:])
     np.testing.assert_allclose(np.vdot(y, g), np.vdot(x, dx), rtol=1e-10)
     np.testing.assert_allclose(np.vdot(y, g), np.vdot(w, dw), rtol=1e-10)
 
@@ -71,7 +71,7 @@ def test_both_input_gradient_strategies_agree(x_shape, w_shape, stride, padding,
     # ConvInputGrad picks one of the two by shape; each must be right for every geometry
     geom = (stride, padding, dilation, groups)
     x, w = _arrays(x_shape, w_shape, dtype=np.float32)
-    g = np.random.default_rng(2).standard_normal(Conv.forward(_NO_RECORD, x, w, None, geom).shape)
+    g = np.random.default_rng(2).standard_normal(Conv.forward(NO_RECORD, x, w, None, geom).shape)
     g = g.astype(np.float32)
     (pt, pb), (pl, pr) = padding
     padded = (x_shape[2] + pt + pb, x_shape[3] + pl + pr)
@@ -79,7 +79,7 @@ def test_both_input_gradient_strategies_agree(x_shape, w_shape, stride, padding,
     assert gathered.dtype == scattered.dtype == np.float32
     assert gathered.shape == scattered.shape == x_shape[:2] + padded
     np.testing.assert_allclose(gathered, scattered, rtol=1e-5, atol=1e-5)
-    dx = ConvInputGrad.forward(_NO_RECORD, g, w, None, geom, x_shape[2:])
+    dx = ConvInputGrad.forward(NO_RECORD, g, w, None, geom, x_shape[2:])
     np.testing.assert_allclose(dx, gathered[:, :, pt:pt + x_shape[2], pl:pl + x_shape[3]], rtol=1e-5, atol=1e-5)
 
 
@@ -89,8 +89,8 @@ def test_forward_on_a_non_contiguous_input(stride):
     x, w = _arrays((3, 2, 6, 7), (4, 2, 3, 3))
     view = np.asfortranarray(x)[:, :, :, ::-1]
     geom = (stride, ((0, 0), (0, 0)), (1, 1), 1)
-    np.testing.assert_array_equal(Conv.forward(_NO_RECORD, view, w, None, geom),
-                                  Conv.forward(_NO_RECORD, np.ascontiguousarray(view), w, None, geom))
+    np.testing.assert_array_equal(Conv.forward(NO_RECORD, view, w, None, geom),
+                                  Conv.forward(NO_RECORD, np.ascontiguousarray(view), w, None, geom))
 
 
 def _tensors(x_shape, w_shape, g_shape=None):

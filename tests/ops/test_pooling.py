@@ -9,7 +9,7 @@ import pytest
 
 import chainrule as cr
 import chainrule.nn.functional as F
-from chainrule.autograd.function import _NO_RECORD
+from chainrule.autograd.function import NO_RECORD
 from chainrule.ops.pooling import ArgmaxGather, ArgmaxScatter, AvgPool2d, AvgScatter, MaxPool2d, Window
 from tests.helpers import assert_close, check_against_torch, rand, require_torch
 
@@ -185,9 +185,9 @@ def test_scatters_are_the_adjoints_of_the_gathers(win):
     g = rng.standard_normal((2, 3) + win.out)
     winner = rng.integers(0, win.kernel[0] * win.kernel[1], g.shape).astype(np.uint8)
     scale = rng.uniform(0.5, 2, win.out)
-    pairs = [(ArgmaxScatter.forward(_NO_RECORD, g, winner, win, x.shape),
-              ArgmaxGather.forward(_NO_RECORD, x, winner, win)),
-             (AvgScatter.forward(_NO_RECORD, g, win, scale, x.shape), AvgPool2d.forward(_NO_RECORD, x, win, scale))]
+    pairs = [(ArgmaxScatter.forward(NO_RECORD, g, winner, win, x.shape),
+              ArgmaxGather.forward(NO_RECORD, x, winner, win)),
+             (AvgScatter.forward(NO_RECORD, g, win, scale, x.shape), AvgPool2d.forward(NO_RECORD, x, win, scale))]
     for scattered, gathered in pairs:
         np.testing.assert_allclose(np.vdot(scattered, x), np.vdot(g, gathered), rtol=1e-10)
 
@@ -197,13 +197,13 @@ def test_tiling_fast_path_equals_the_general_path():
     x = np.random.default_rng(1).standard_normal((2, 3, 6, 8)).astype(np.float32)
     tiled = Window((2, 2), (2, 2), (0, 0), (1, 1), (3, 4))
     assert tiled.tiles(6, 8) and not tiled.tiles(7, 8)
-    y = MaxPool2d.forward(_NO_RECORD, x, tiled, False)
+    y = MaxPool2d.forward(NO_RECORD, x, tiled, False)
     np.testing.assert_array_equal(y, x.reshape(2, 3, 3, 2, 4, 2).max(axis=(3, 5)))
     g = np.arange(y.size, dtype=np.float32).reshape(y.shape)
     padded = np.pad(x, ((0, 0), (0, 0), (0, 1), (0, 1)), constant_values=-np.inf)
     winner = (padded[..., :6, :8].reshape(2, 3, 3, 2, 4, 2).transpose(0, 1, 2, 4, 3, 5).reshape(2, 3, 3, 4, 4)
               .argmax(-1).astype(np.uint8))
-    fast = ArgmaxScatter.forward(_NO_RECORD, g, winner, tiled, x.shape)
-    general = ArgmaxScatter.forward(_NO_RECORD, g, winner, tiled, (2, 3, 7, 9))[..., :6, :8]
+    fast = ArgmaxScatter.forward(NO_RECORD, g, winner, tiled, x.shape)
+    general = ArgmaxScatter.forward(NO_RECORD, g, winner, tiled, (2, 3, 7, 9))[..., :6, :8]
     np.testing.assert_array_equal(fast, general)
     assert fast.dtype == np.float32
