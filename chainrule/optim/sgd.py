@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.errors import ChainruleError
+from chainrule.ops.elementwise import scalar_array
 from chainrule.optim.optimizer import Optimizer, ParamsT, check_flags, check_number
 from chainrule.tensor import Tensor, wrap
 
@@ -53,5 +54,7 @@ class SGD(Optimizer):
             g = np.add(g, np.multiply(b, momentum, out=work), out=work) if group["nesterov"] else b
         # a fresh product costs less than one written into the scratch buffer (measured, float32, one
         # thread: 3.2 against 3.8 µs for a 128×64 parameter, 44.6 against 45.8 µs for 256×784), and the
-        # allocator hands the same memory back at the next parameter
-        p._data -= g * group["lr"]
+        # allocator hands the same memory back at the next parameter; a float learning rate multiplies
+        # as a 0-d array of the gradient's dtype, the same product 0.3 µs faster (see scalar_array)
+        lr = group["lr"]
+        p._data -= g * (scalar_array(lr, g.dtype) if lr.__class__ is float else lr)

@@ -396,3 +396,21 @@ def test_module_parameters_train_like_torch():
             o.step()
     for p, t in zip(model.parameters(), t_model.parameters()):
         assert_close(p, t)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("lr", [0.1, 1e-3, 3, np.float64(0.25)])
+def test_sgd_step_is_exactly_p_minus_lr_times_grad_in_the_parameters_dtype(dtype, lr):
+    # a float lr multiplies as a cached 0-d array of the gradient's dtype: the same rounding as
+    # NumPy's own float32 · Python-float product, bit for bit
+    rng = np.random.default_rng(0)
+    start, grad = rng.standard_normal((2, 5, 3)).astype(dtype)
+    p = cr.nn.Parameter(cr.from_numpy(start.copy()))
+    p.grad = cr.from_numpy(grad.copy())
+    for _ in range(2):
+        optim.SGD([p], lr=lr).step()
+    expected = start.copy()
+    for _ in range(2):
+        expected -= grad * lr  # NumPy's own product with the Python (or NumPy) scalar
+    assert p.dtype == cr.from_numpy(start).dtype
+    np.testing.assert_array_equal(p.detach().numpy(), expected)
