@@ -58,7 +58,7 @@ class _BareDecoratorContext(_GradModeContext):
 
     def __new__(cls, fn: Callable[..., Any] | None = None) -> Any:
         # no __init__ of its own, and object.__new__ rather than super(): entering ``with no_grad():``
-        # costs 0.3 µs less (batch-1 inference runs one per forward)
+        # costs 0.2 µs less (0.5 against 0.7 µs; batch-1 inference runs one per forward)
         self = object.__new__(cls)
         return self(fn) if fn is not None else self
 
