@@ -142,9 +142,7 @@ def avg_pool2d(input: Tensor, kernel_size: IntOrPair, stride: IntOrPair | None =
     shape = _spatial(op, input, 2)
     if divisor_override is not None and (not isinstance(divisor_override, (int, np.integer)) or divisor_override == 0):
         raise ChainruleError(f"{op}: divisor_override must be a non-zero int, got {divisor_override!r}")
-    kernel = as_tuple(op, "kernel_size", kernel_size, 2)
-    win = _window(op, shape, kernel, _stride(op, stride, kernel), as_tuple(op, "padding", padding, 2), (1, 1),
-                  bool(ceil_mode))
+    win = cached_checks(_window2d, op, shape, kernel_size, stride, padding, 1, ceil_mode)
     scale = _avg_scale(win, shape[-2], shape[-1], bool(count_include_pad), divisor_override, input._data.dtype)
     return AvgPool2d.apply(input, win, scale)
 
