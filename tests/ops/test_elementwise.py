@@ -169,3 +169,59 @@ def test_scalar_cache_stays_bounded():
     for i in range(3 * elementwise._SCALAR_CACHE_SIZE):
         assert (x * (i + 0.5)).numpy()[0] == i + 0.5
     assert len(elementwise._SCALAR_ARRAYS[np.dtype(np.float32)]) <= elementwise._SCALAR_CACHE_SIZE
+
+
+RELU_SPECIALS = [np.nan, -np.nan, -0.0, 0.0, np.inf, -np.inf, -1.5, 2.5]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+@pytest.mark.parametrize("shape", [(9,), (32, 32), (32, 128), (2, 3, 400)])
+def test_relu_array_is_numpys_maximum_with_zero_bit_for_bit(shape, dtype):
+    # from 1,024 elements on relu_array compares with an array of zeros instead of a 0-d zero
+    from chainrule.ops.elementwise import relu_array
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-3, 3, shape).astype(dtype)
+    if dtype != np.int64:
+        x.ravel()[:len(RELU_SPECIALS)] = RELU_SPECIALS
+    for array in (x, x.T, x[..., ::2]):  # contiguous, transposed, strided
+        expected = _bits(np.maximum(array, dtype(0)))
+        np.testing.assert_array_equal(_bits(relu_array(array)), expected)
+        in_place = array.copy()
+        assert relu_array(in_place, in_place) is in_place
+        np.testing.assert_array_equal(_bits(in_place), expected)
+
+
+def _bits(a):
+    """The bytes of ``a``'s values in row-major order (NaN and -0 compare as what they are)."""
+    return np.ascontiguousarray(a).view(np.uint8)
+
+
+def test_relu_zeros_are_one_read_only_buffer_per_dtype_that_grows():
+    from chainrule.ops import elementwise as ew
+
+    ew._ZERO_BUFFERS.clear()
+    ew._ZERO_VIEWS.clear()
+    ew.relu_array(np.full((40, 30), -1.0, np.float32))
+    ew.relu_array(np.full((20, 60), -1.0, np.float32))  # the same size: the same buffer, another view
+    buffer = ew._ZERO_BUFFERS[np.dtype(np.float32)]
+    assert buffer.size == 1200 and not buffer.flags.writeable and len(ew._ZERO_VIEWS) == 2
+    out = ew.relu_array(np.full((50, 50), -1.0, np.float32))  # longer: a new buffer, the old views dropped
+    assert ew._ZERO_BUFFERS[np.dtype(np.float32)].size == 2500 and len(ew._ZERO_VIEWS) == 1
+    assert not np.shares_memory(out, ew._ZERO_BUFFERS[np.dtype(np.float32)])
+    np.testing.assert_array_equal(ew.relu_array(np.full((20, 60), 2.0, np.float32)), 2.0)
+    assert ew._ZERO_BUFFERS[np.dtype(np.float32)].size == 2500 and not ew._ZERO_BUFFERS[np.dtype(np.float32)].any()
+    ew.relu_array(np.full((40, 30), -1.0))  # float64 has a buffer of its own
+    assert ew._ZERO_BUFFERS[np.dtype(np.float64)].size == 1200
+
+
+@pytest.mark.parametrize("shape", [(32, 128), (3, 4, 500)])
+def test_relu_of_large_tensors_against_torch(shape):
+    torch = require_torch()
+    x = rand(shape, cr.float32, seed=2)
+    out = cr.relu(x)
+    expected = torch.relu(torch.from_numpy(x.detach().numpy().copy()))
+    np.testing.assert_array_equal(out.detach().numpy(), expected.numpy())
+    g = rand(shape, cr.float32, requires_grad=False, seed=3)
+    (gx,) = cr.autograd.grad(out, [x], g)
+    np.testing.assert_array_equal(gx.numpy(), g.numpy() * (x.detach().numpy() > 0))

@@ -1,0 +1,189 @@
+"""``Sequential`` recording a graph runs ``Linear`` then ``ReLU`` as the one primitive ``LinearReLU``: the
+same outputs and gradients as the ordinary calls (bit for bit, and against torch), one node where the
+calls record two, the layers' own errors, and the ordinary calls wherever a layer has hooks or its own
+``forward`` (subclass, instance or patched class)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+import chainrule.nn as nn
+import chainrule.nn.functional as F
+from tests.helpers import assert_close, rand, require_torch
+
+
+def _mlp(dtype=cr.float32, inplace=False, bias=True):
+    return [nn.Linear(4, 6, bias=bias, dtype=dtype), nn.ReLU(inplace), nn.Linear(6, 5, dtype=dtype),
+            nn.ReLU(inplace), nn.Linear(5, 3, dtype=dtype)]
+
+
+def _node_names(out):
+    """The names of the nodes on the path from ``out`` back through each node's first input."""
+    names, node = [], out.grad_fn
+    while node is not None:
+        names.append(node.name())
+        node = node.next_functions[0][0] if node.next_functions else None
+    return names
+
+
+def _gradients(out, tensors):
+    """``d sum(out²) / d tensors`` (the parameters' and the input's), as arrays."""
+    grads = cr.autograd.grad((out * out).sum(), tensors)
+    return [g.numpy() for g in grads]
+
+
+def _layer_by_layer(layers, x):
+    for layer in layers:
+        x = layer(x)
+    return x
+
+
+@pytest.mark.parametrize("dtype", [cr.float32, cr.float64])
+@pytest.mark.parametrize("shape", [(1, 4), (7, 4), (2, 3, 4), (4,), (40, 4)])
+@pytest.mark.parametrize("inplace", [False, True])
+def test_fused_pairs_equal_the_ordinary_calls_bit_for_bit(shape, dtype, inplace):
+    layers = _mlp(dtype, inplace)
+    model = nn.Sequential(*layers)
+    x = rand(shape, dtype, seed=3)
+    out = model(x)
+    ordinary = _layer_by_layer(layers, x)
+    assert _node_names(out) == ["LinearBackward0", "LinearReLUBackward0", "LinearReLUBackward0"]
+    assert _node_names(ordinary)[:3] == ["LinearBackward0", "ReluBackward0", "LinearBackward0"]
+    assert out.dtype == dtype and out.shape == ordinary.shape
+    np.testing.assert_array_equal(out.detach().numpy(), ordinary.detach().numpy())
+    tensors = [x, *model.parameters()]
+    for fused, plain in zip(_gradients(out, tensors), _gradients(ordinary, tensors), strict=True):
+        np.testing.assert_array_equal(fused, plain)
+
+
+def test_fused_pairs_against_torch():
+    torch = require_torch()
+    layers = _mlp(cr.float64)
+    model = nn.Sequential(*layers)
+    theirs = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.ReLU(), torch.nn.Linear(6, 5), torch.nn.ReLU(),
+                                 torch.nn.Linear(5, 3)).double()
+    theirs.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in model.state_dict().items()})
+    x = rand((9, 4), cr.float64, seed=5)
+    tx = torch.from_numpy(x.detach().numpy().copy()).requires_grad_()
+    out, expected = model(x), theirs(tx)
+    assert_close(out, expected)
+    (out * out).sum().backward()
+    (expected * expected).sum().backward()
+    assert_close(x.grad, tx.grad)
+    for ours, (name, reference) in zip(model.parameters(), theirs.named_parameters(), strict=True):
+        assert_close(ours.grad, reference.grad)
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (2, 3, 4), (1, 4), (4,)])
+def test_linear_relu_gradcheck_and_gradgradcheck(shape):
+    x = rand(shape, seed=1)
+    w, b = rand((5, 4), seed=2), rand((5,), seed=4)
+    assert cr.autograd.gradcheck(F.LinearReLU.apply, (x, w, b))
+    assert cr.autograd.gradcheck(lambda x, w: F.LinearReLU.apply(x, w, None), (x, w))
+    assert cr.autograd.gradgradcheck(F.LinearReLU.apply, (x, w, b))
+
+
+def test_second_derivatives_through_a_fused_sequential_equal_the_ordinary_ones():
+    layers = [nn.Linear(3, 4, dtype=cr.float64), nn.ReLU(), nn.Linear(4, 1, dtype=cr.float64)]
+    x = rand((5, 3), seed=7)
+    fused = nn.Sequential(*layers)(x)
+    plain = _layer_by_layer(layers, x)
+    assert _node_names(fused)[1] == "LinearReLUBackward0"
+    results = []
+    for out in (fused, plain):
+        (gx,) = cr.autograd.grad((out ** 3).sum(), [x], create_graph=True)
+        results.append(cr.autograd.grad((gx * gx).sum(), [x, layers[0].weight]))
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12)
+
+
+def test_unrecorded_when_nothing_needs_a_gradient():
+    layers = _mlp()
+    for p in nn.Sequential(*layers).parameters():
+        p.requires_grad_(False)
+    x = rand((2, 4), cr.float32, requires_grad=False)
+    out = nn.Sequential(*layers)(x)
+    assert not out.requires_grad and out.grad_fn is None
+    np.testing.assert_array_equal(out.numpy(), _layer_by_layer(layers, x).numpy())
+
+
+def test_only_adjacent_linear_then_relu_pairs_are_fused():
+    x = rand((2, 4), cr.float32)
+    assert _node_names(nn.Sequential(nn.ReLU(), nn.Linear(4, 3))(x)) == ["LinearBackward0", "ReluBackward0"]
+    assert _node_names(nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.ReLU())(x)) == [
+        "ReluBackward0", "TanhBackward0", "LinearBackward0"]
+    assert _node_names(nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.ReLU())(x)) == [
+        "ReluBackward0", "LinearReLUBackward0"]
+
+
+@pytest.mark.parametrize("hooked", [0, 1])
+@pytest.mark.parametrize("kind", ["forward hook", "forward pre-hook"])
+def test_a_hooked_layer_runs_the_ordinary_way(kind, hooked):
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU())
+    x = rand((2, 4), cr.float32)
+    calls = []
+    if kind == "forward hook":
+        model[hooked].register_forward_hook(lambda m, args, out: calls.append(m))
+    else:
+        model[hooked].register_forward_pre_hook(lambda m, args: calls.append(m))
+    out = model(x)
+    assert calls == [model[hooked]]
+    assert _node_names(out) == ["ReluBackward0", "LinearBackward0"]
+
+
+def test_own_forward_of_subclass_instance_and_patched_class_is_used(monkeypatch):
+    class Doubled(nn.Linear):
+        def forward(self, input):
+            return super().forward(input) * 2
+
+    x = rand((2, 4), cr.float32)
+    layer = nn.Linear(4, 3)
+    doubled = Doubled(4, 3)
+    doubled.load_state_dict(layer.state_dict())
+    plain = nn.Sequential(layer, nn.ReLU())(x).detach().numpy()
+    np.testing.assert_allclose(nn.Sequential(doubled, nn.ReLU())(x).detach().numpy(), 2 * plain, rtol=1e-6)
+
+    instance = nn.Sequential(nn.Linear(4, 3), nn.ReLU())
+    instance[1].forward = lambda input: input + 1
+    np.testing.assert_array_equal(instance(x).detach().numpy(), instance[0](x).detach().numpy() + 1)
+
+    monkeypatch.setattr(nn.Linear, "forward", lambda self, input: input[..., :3] - 1)
+    np.testing.assert_array_equal(nn.Sequential(nn.Linear(4, 3), nn.ReLU())(x).detach().numpy(),
+                                  np.maximum(x.detach().numpy()[..., :3] - 1, 0))
+
+
+@pytest.mark.parametrize("make_input, message", [
+    (lambda: cr.randn(2, 5), "cannot apply a weight of shape"),
+    (lambda: cr.randn(2, 4, dtype=cr.float64), "must have the same dtype"),
+    (lambda: (cr.randn(2, 4),), "expected tensors"),
+])
+def test_errors_are_the_layers_own(make_input, message):
+    layers = [nn.Linear(4, 3), nn.ReLU()]
+    with pytest.raises(cr.ChainruleError, match=message) as ordinary:
+        _layer_by_layer(layers, make_input())
+    with pytest.raises(cr.ChainruleError, match=message) as fused:
+        nn.Sequential(*layers)(make_input())
+    assert str(fused.value) == str(ordinary.value)
+
+
+def test_training_a_fused_sequential_follows_the_ordinary_one():
+    torch = require_torch()
+    model = nn.Sequential(*_mlp(cr.float64))
+    theirs = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.ReLU(), torch.nn.Linear(6, 5), torch.nn.ReLU(),
+                                 torch.nn.Linear(5, 3)).double()
+    theirs.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in model.state_dict().items()})
+    ours_opt = cr.optim.SGD(model.parameters(), lr=0.1)
+    their_opt = torch.optim.SGD(theirs.parameters(), lr=0.1)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        x, y = rng.standard_normal((8, 4)), rng.integers(0, 3, 8)
+        ours_opt.zero_grad()
+        F.cross_entropy(model(cr.from_numpy(x)), cr.from_numpy(y)).backward()
+        ours_opt.step()
+        their_opt.zero_grad()
+        torch.nn.functional.cross_entropy(theirs(torch.from_numpy(x)), torch.from_numpy(y)).backward()
+        their_opt.step()
+    for ours, (_, reference) in zip(model.parameters(), theirs.named_parameters(), strict=True):
+        assert_close(ours, reference)
