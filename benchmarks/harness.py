@@ -498,7 +498,7 @@ NumPy, float32), runs on the same number of threads, and must compute the same l
 - A target such as "≤ 0.7" is what the library aims for on that workload; "missed" marks work to do.
   The summary at the top gathers the headline workloads and targets; it is rewritten by a full run of
   every benchmark.
-- **Matmul limit** (mlp-small, mlp-epoch): the time NumPy needs for the step's matrix products alone
+- **Matmul limit** (mlp-small, mlp-epoch, lstm): the time NumPy needs for the step's matrix products alone
   (same shapes and transposes, timed in the same rounds) over chainrule's time for the whole step:
   how close chainrule is to what BLAS allows.
 """

@@ -12,7 +12,7 @@ and the gates; backward through time, ``∂W`` from one product each after the l
 from __future__ import annotations
 
 from types import ModuleType
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -104,6 +104,35 @@ def lstm_numpy(data: dict[str, np.ndarray]) -> Prepared:
     return Prepared(step, lambda: grads, note="explicit forward and backward through time")
 
 
+def matmul_limit(data: dict[str, np.ndarray]) -> Callable[[], None]:
+    """A call doing only the matrix products of an LSTM forward and backward through time, as PyTorch's
+    LSTM and the NumPy reference do them: the input projection ``X W_ihᵀ`` of all steps, per step
+    ``h W_hhᵀ`` and (backward) ``∂gates W_hh``, then ``∂gatesᵀ H``, ``∂gatesᵀ X`` and ``∂gates W_ih``
+    over all steps. Operands are random, scaled like the data; results go to preallocated arrays
+    through ``out=``: what is timed is BLAS, plus one Python call per product."""
+    rng = np.random.default_rng(SEED)
+    w_ih, w_hh = data["weight_ih_l0"], data["weight_hh_l0"]
+    x = data["x"].reshape(-1, INPUT)
+    hs = rng.uniform(-1, 1, (STEPS * BATCH, HIDDEN)).astype(np.float32)  # every step's h (the previous one)
+    d_gates = (rng.standard_normal((STEPS * BATCH, 4 * HIDDEN)) / STEPS).astype(np.float32)
+    xproj, gates = np.empty((STEPS * BATCH, 4 * HIDDEN), np.float32), np.empty((BATCH, 4 * HIDDEN), np.float32)
+    dh = np.empty((BATCH, HIDDEN), np.float32)
+    dw_ih, dw_hh, dx = np.empty_like(w_ih), np.empty_like(w_hh), np.empty_like(x)
+    rows = [slice(t * BATCH, (t + 1) * BATCH) for t in range(STEPS)]
+
+    def step() -> None:
+        np.matmul(x, w_ih.T, out=xproj)
+        for r in rows:
+            np.matmul(hs[r], w_hh.T, out=gates)
+        for r in reversed(rows):
+            np.matmul(d_gates[r], w_hh, out=dh)
+        np.matmul(d_gates.T, hs, out=dw_hh)
+        np.matmul(d_gates.T, x, out=dw_ih)
+        np.matmul(d_gates, w_ih, out=dx)
+
+    return step
+
+
 WORKLOADS = [
     Workload(
         name="lstm",
@@ -113,5 +142,6 @@ WORKLOADS = [
         setups={**by_framework(_lstm_autograd), "numpy": lstm_numpy},
         targets={"torch": 1.0},
         summary=True,
+        limit=matmul_limit,
     ),
 ]

@@ -249,3 +249,21 @@ def test_a_full_run_of_every_benchmark_writes_the_summary_at_the_top(tmp_path: P
     text = path.read_text()
     assert text.index("## Summary") < text.index("## fake_a") < text.index("## fake_b")
     assert "| fake_a-w | **" in text and "| ≤ 1.5 | met |" in text
+
+
+def test_lstm_matmul_limit_does_the_products_of_forward_and_backward_through_time(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The input projection, per step ``h W_hhᵀ`` then (backward) ``∂gates W_hh``, then ∂W_hh, ∂W_ih, ∂x."""
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks import lstm
+
+    step = lstm.matmul_limit(lstm.make_data())
+    calls = []
+    monkeypatch.setattr(np, "matmul", lambda a, b, out: calls.append((a.shape, b.shape, out.shape)))
+    step()
+    n, i, h, steps = lstm.BATCH, lstm.INPUT, lstm.HIDDEN, lstm.STEPS
+    rows = steps * n
+    after_the_loop = [((4 * h, rows), (rows, h), (4 * h, h)), ((4 * h, rows), (rows, i), (4 * h, i)),
+                      ((rows, 4 * h), (4 * h, i), (rows, i))]
+    assert calls == ([((rows, i), (i, 4 * h), (rows, 4 * h))] + [((n, h), (h, 4 * h), (n, 4 * h))] * steps
+                     + [((n, 4 * h), (4 * h, h), (n, h))] * steps + after_the_loop)
