@@ -337,6 +337,7 @@ Tanh = _unary("Tanh", np.tanh, lambda g, x, y: g * (_one(y) - y * y), False, "ta
 Sigmoid = _unary("Sigmoid", _sigmoid, lambda g, x, y: g * y * (_one(y) - y), False, "σ(x); d/dx σ = σ(1-σ)")
 _ZERO_BUFFERS: dict[np.dtype, np.ndarray] = {}  # per dtype, as long as the largest ReLU input so far
 _ZERO_VIEWS: dict[tuple[tuple[builtins.int, ...], np.dtype], np.ndarray] = {}  # shaped views of those
+_ZERO_VIEWS_KEPT = 64  # shapes (a model has a few; varying sequence lengths would have many)
 
 
 def _zeros_shaped_like(x: np.ndarray) -> np.ndarray:
@@ -346,8 +347,9 @@ def _zeros_shaped_like(x: np.ndarray) -> np.ndarray:
     zeros = _ZERO_VIEWS.get(key)
     if zeros is None:
         buffer = _ZERO_BUFFERS.get(x.dtype)
+        if buffer is None or buffer.size < x.size or len(_ZERO_VIEWS) >= _ZERO_VIEWS_KEPT:
+            _ZERO_VIEWS.clear()  # views of a shorter buffer go with it
         if buffer is None or buffer.size < x.size:
-            _ZERO_VIEWS.clear()  # the views of the shorter buffer go with it
             buffer = _ZERO_BUFFERS[x.dtype] = np.zeros(x.size, x.dtype)
             buffer.flags.writeable = False
         zeros = _ZERO_VIEWS[key] = buffer[:x.size].reshape(x.shape)
@@ -355,11 +357,11 @@ def _zeros_shaped_like(x: np.ndarray) -> np.ndarray:
 
 
 def relu_array(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``max(x, 0)`` of an array (into ``out`` if given: ``x`` itself for in place). From 1,024 elements on, against an
-    array of zeros of ``x``'s shape rather than a 0-d zero: NumPy's maximum vectorises only when both
-    operands are arrays, and that is 2-3x faster (one thread, float32: (32, 128) 1.5 against 2.6 µs,
-    (128, 256) 5.9 against 16.4 µs); below, the lookup costs more than it saves. Both give the same
-    bits (NaN stays NaN, -0 gives 0)."""
+    """``max(x, 0)`` of an array (into ``out`` if given: ``x`` itself for in place). From 1,024 elements
+    on, against an array of zeros of ``x``'s shape rather than a 0-d zero: NumPy's maximum vectorises
+    only when both operands are arrays, and that is 2-3x faster (one thread, float32: (32, 128) 1.5
+    against 2.6 µs, (128, 256) 5.9 against 16.4 µs); below, the lookup costs more than it saves. Both
+    give the same bits (NaN stays NaN, -0 gives 0)."""
     return np.maximum(x, _zero(x) if x.size < 1024 else _zeros_shaped_like(x), out=out)
 
 

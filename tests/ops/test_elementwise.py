@@ -213,6 +213,10 @@ def test_relu_zeros_are_one_read_only_buffer_per_dtype_that_grows():
     assert ew._ZERO_BUFFERS[np.dtype(np.float32)].size == 2500 and not ew._ZERO_BUFFERS[np.dtype(np.float32)].any()
     ew.relu_array(np.full((40, 30), -1.0))  # float64 has a buffer of its own
     assert ew._ZERO_BUFFERS[np.dtype(np.float64)].size == 1200
+    ew.relu_array(np.full((2 * ew._ZERO_VIEWS_KEPT, 1024), -1.0, np.float32))
+    for rows in range(1, 2 * ew._ZERO_VIEWS_KEPT):  # many shapes of one buffer: the views kept stay bounded
+        np.testing.assert_array_equal(ew.relu_array(np.full((rows, 1024), -1.0, np.float32)), 0.0)
+        assert len(ew._ZERO_VIEWS) <= ew._ZERO_VIEWS_KEPT
 
 
 @pytest.mark.parametrize("shape", [(32, 128), (3, 4, 500)])
