@@ -187,3 +187,18 @@ def test_training_a_fused_sequential_follows_the_ordinary_one():
         their_opt.step()
     for ours, (_, reference) in zip(model.parameters(), theirs.named_parameters(), strict=True):
         assert_close(ours, reference)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("frozen", ["nothing", "weight", "input"])
+def test_without_bias_and_with_frozen_tensors_the_gradients_are_the_ordinary_ones(bias, frozen):
+    layers = _mlp(cr.float64, bias=bias)
+    model = nn.Sequential(*layers)
+    x = rand((6, 4), cr.float64, requires_grad=frozen != "input", seed=9)
+    if frozen == "weight":
+        layers[0].weight.requires_grad_(False)
+    out, ordinary = model(x), _layer_by_layer(layers, x)
+    assert _node_names(out)[1] == "LinearReLUBackward0"
+    tensors = [t for t in [x, *model.parameters()] if t.requires_grad]
+    for fused, plain in zip(_gradients(out, tensors), _gradients(ordinary, tensors), strict=True):
+        np.testing.assert_array_equal(fused, plain)
