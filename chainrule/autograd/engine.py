@@ -21,6 +21,7 @@ import numpy as np
 
 from chainrule.autograd.function import Node, Primitive
 from chainrule.autograd.grad_mode import state
+from chainrule.constant_cache import remember
 from chainrule.errors import ChainruleError
 from chainrule.tensor import Tensor, last_inplace, wrap
 
@@ -46,10 +47,7 @@ def sum_rows(g: Any) -> Any:
     key = (rows, g.dtype)
     ones = _ONES_VECTORS.get(key)
     if ones is None:
-        if len(_ONES_VECTORS) >= 64:
-            _ONES_VECTORS.clear()
-        ones = _ONES_VECTORS[key] = np.ones(rows, g.dtype)
-        ones.flags.writeable = False
+        ones = remember(_ONES_VECTORS, key, np.ones(rows, g.dtype))
     return np.dot(ones, g)
 
 

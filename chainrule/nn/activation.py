@@ -161,7 +161,7 @@ class LogSoftmax(Module):
 # ---------------------------------------------------------------------------- no_grad array forwards
 def _relu_on_arrays(layer: dict[str, Any], x: np.ndarray) -> np.ndarray | None:
     """``ReLU``'s forward on an array (``None`` in place: that changes the input tensor)."""
-    return None if layer["inplace"] else _relu(x)
+    return None if layer["inplace"] else ew.relu_array(x)
 
 
 def _floating_on_arrays(function: Callable[[np.ndarray], np.ndarray]) -> Callable[[dict[str, Any], np.ndarray], Any]:
@@ -172,7 +172,6 @@ def _floating_on_arrays(function: Callable[[np.ndarray], np.ndarray]) -> Callabl
     return forward
 
 
-_relu = ew.Relu.array_function
 register_array_forward(ReLU, _relu_on_arrays)
 register_array_forward(Sigmoid, _floating_on_arrays(ew.Sigmoid.array_function))
 register_array_forward(Tanh, _floating_on_arrays(ew.Tanh.array_function))

@@ -30,6 +30,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from chainrule.autograd.function import Primitive
+from chainrule.constant_cache import remember
 from chainrule.errors import ChainruleError
 from chainrule.ops import elementwise as ew
 from chainrule.ops import nnops
@@ -173,10 +174,7 @@ def _row_indices(n: int) -> np.ndarray:
     """``np.arange(n)``, read-only and cached (the row index of every batch size met so far; at most 64)."""
     rows = _ROW_INDICES.get(n)
     if rows is None:
-        if len(_ROW_INDICES) >= 64:
-            _ROW_INDICES.clear()
-        rows = _ROW_INDICES[n] = np.arange(n)
-        rows.flags.writeable = False
+        rows = remember(_ROW_INDICES, n, np.arange(n))
     return rows
 
 

@@ -15,6 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from chainrule import dtype as dtypes
+from chainrule.constant_cache import remember
 from chainrule.autograd.function import Primitive
 from chainrule.errors import ChainruleError
 from chainrule.ops.special import erf as _erf_array
@@ -56,10 +57,7 @@ def scalar_array(value: builtins.float, np_dtype: np.dtype) -> Any:
     if array is None:
         if value == 0 or value != value:
             return value
-        if len(cache) >= _SCALAR_CACHE_SIZE:
-            cache.clear()
-        array = cache[value] = np.array(value, np_dtype)
-        array.flags.writeable = False
+        array = remember(cache, value, np.array(value, np_dtype), _SCALAR_CACHE_SIZE)
     return array
 
 
@@ -303,8 +301,7 @@ def _constant_like(x: Any, value: builtins.int, cache: dict[np.dtype, np.ndarray
     np_dtype = x._data.dtype if isinstance(x, Tensor) else x.dtype  # an array or a NumPy scalar
     constant = cache.get(np_dtype)
     if constant is None:
-        constant = cache[np_dtype] = np.array(value, np_dtype)
-        constant.flags.writeable = False
+        constant = remember(cache, np_dtype, np.array(value, np_dtype))
     return constant
 
 
@@ -347,12 +344,10 @@ def _zeros_shaped_like(x: np.ndarray) -> np.ndarray:
     zeros = _ZERO_VIEWS.get(key)
     if zeros is None:
         buffer = _ZERO_BUFFERS.get(x.dtype)
-        if buffer is None or buffer.size < x.size or len(_ZERO_VIEWS) >= _ZERO_VIEWS_KEPT:
-            _ZERO_VIEWS.clear()  # views of a shorter buffer go with it
         if buffer is None or buffer.size < x.size:
-            buffer = _ZERO_BUFFERS[x.dtype] = np.zeros(x.size, x.dtype)
-            buffer.flags.writeable = False
-        zeros = _ZERO_VIEWS[key] = buffer[:x.size].reshape(x.shape)
+            _ZERO_VIEWS.clear()  # views of a shorter buffer go with it
+            buffer = remember(_ZERO_BUFFERS, x.dtype, np.zeros(x.size, x.dtype))
+        zeros = remember(_ZERO_VIEWS, key, buffer[:x.size].reshape(x.shape), _ZERO_VIEWS_KEPT)
     return zeros
 
 
