@@ -483,6 +483,7 @@ NumPy, float32), runs on the same number of threads, and must compute the same l
     python -m benchmarks            # every benchmark
     python -m benchmarks engine     # one benchmark; rewrites only its own section below
     python -m benchmarks --quick    # a correctness check: few repetitions, writes nothing
+    python -m benchmarks.profile lstm   # where chainrule's lstm step spends its time (py-spy); its own section
 
 ## How to read this
 
@@ -501,6 +502,10 @@ NumPy, float32), runs on the same number of threads, and must compute the same l
 - **Matmul limit** (mlp-small, mlp-epoch, lstm): the time NumPy needs for the step's matrix products alone
   (same shapes and transposes, timed in the same rounds) over chainrule's time for the whole step:
   how close chainrule is to what BLAS allows.
+- **Profiles** (`python -m benchmarks.profile WORKLOAD [--framework F]`, sections at the end): py-spy's
+  samples of one framework's step, counted by the code they were in (BLAS, its packing of the operands
+  apart; NumPy's C code; the C library; Python by file) and by the framework's own source line. Sampling
+  slows the step a little: read the shares, not the milliseconds.
 """
 
 
