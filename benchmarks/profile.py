@@ -6,9 +6,9 @@ thread, in a child process that py-spy samples from outside with native frames (
 
 1. by the code its innermost frame is in:
 
-   - BLAS, split into *packing the operands* (OpenBLAS's ``*_itcopy``, ``*_oncopy``, … routines:
-     every matrix product first copies both of its operands into blocked buffers) and the rest (the
-     arithmetic kernels);
+   - BLAS, split into *packing the operands* (OpenBLAS's ``*_itcopy``, ``*_oncopy``, …, MKL's
+     ``*gemm_scopy_*`` routines: every matrix product first copies both of its operands into blocked
+     buffers) and the rest (the arithmetic kernels);
    - NumPy's C code (ufunc loops and their dispatch, copies, indexing);
    - the C library (``memcpy``, ``malloc``, ``libm``);
    - Python, by source file: the interpreter running that file's own code, calls into C excluded;
@@ -51,7 +51,9 @@ OWN_CODE = {"chainrule": "chainrule/", "torch": "torch/", "numpy": "benchmarks/"
 PYTHON_FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^()]*(?:\.py|>)):(?P<line>\d+)\)$")
 NATIVE_FRAME = re.compile(r"^(?P<symbol>.*) \((?P<library>[^()]*)\)$")
 BLAS_LIBRARY = re.compile(r"openblas|mkl|blis|libblas", re.IGNORECASE)
-BLAS_PACKING = re.compile(r"_(?:it|in|ot|on)copy")  # OpenBLAS's operand-packing routines, e.g. sgemm_itcopy_HASWELL
+BLAS_SYMBOL = re.compile(r"^mkl_blas_")  # MKL linked into another library (PyTorch's libtorch_cpu)
+# the routines that pack a product's operands: OpenBLAS's sgemm_itcopy_HASWELL, …; MKL's mkl_blas_…_sgemm_scopy_…
+BLAS_PACKING = re.compile(r"_(?:it|in|ot|on)copy|gemm_[sdcz]copy")
 C_LIBRARY = re.compile(r"^(?:libc|libm|ld-linux)[.-]")
 TABLE_ROWS = 16  # rows of each table; the rest are summed into one row
 SHOWN_SHARE = 0.005  # rows below this share are summed too
@@ -85,7 +87,7 @@ def place_of(frame: str) -> str:
         return f"Python: {python['file']}"
     native = NATIVE_FRAME.match(frame)
     symbol, library = (native["symbol"], native["library"]) if native else (frame, "?")
-    if BLAS_LIBRARY.search(library):
+    if BLAS_LIBRARY.search(library) or BLAS_SYMBOL.match(symbol):
         return "BLAS: packing the operands" if BLAS_PACKING.search(symbol) else "BLAS: arithmetic and the rest"
     if "_multiarray_umath" in library or library.startswith("numpy"):
         return "NumPy's C code"

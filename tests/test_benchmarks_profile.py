@@ -36,6 +36,8 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
     (f"sgemm_kernel_HASWELL ({OPENBLAS})", "BLAS: arithmetic and the rest"),
     (f"sgemm_beta_HASWELL ({OPENBLAS})", "BLAS: arithmetic and the rest"),
     ("mkl_blas_avx2_sgemm_kernel_0 (libmkl_core.so.2)", "BLAS: arithmetic and the rest"),
+    ("mkl_blas_def_sgemm_kernel_0_zen (libtorch_cpu.so)", "BLAS: arithmetic and the rest"),
+    ("mkl_blas_def_sgemm_scopy_right4_bdz (libtorch_cpu.so)", "BLAS: packing the operands"),
     (f"simd_exp_FLOAT ({UMATH})", "NumPy's C code"),
     ("0x7f134cc4524a (libc.so.6)", "C library"),
     ("expf (libm.so.6)", "C library"),
