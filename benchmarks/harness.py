@@ -222,12 +222,20 @@ def _describe_pool(pool: dict[str, Any]) -> str:
 
 
 def _git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
-                             capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
+    """The checkout's commit, marked ``-dirty`` when a tracked file other than BENCHMARKS.md (which the
+    benchmarks themselves rewrite) differs from it; empty outside a git checkout."""
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    commit = git("describe", "--always")
+    if not commit:
         return ""
-    return out.stdout.strip() if out.returncode == 0 else ""
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", f":(exclude){BENCHMARKS_MD.name}")
+    return commit + ("-dirty" if changed else "")
 
 
 # ---------------------------------------------------------------------------- measuring
@@ -505,7 +513,7 @@ NumPy, float32), runs on the same number of threads, and must compute the same l
 - **Profiles** (`python -m benchmarks.profile WORKLOAD [--framework F]`, sections at the end): py-spy's
   samples of one framework's step, counted by the code they were in (BLAS, its packing of the operands
   apart; NumPy's C code; the C library; Python by file) and by the framework's own source line. Sampling
-  slows the step a little: read the shares, not the milliseconds.
+  slows the step (PyTorch's more, its native stacks being deeper): read the shares, not the milliseconds.
 """
 
 

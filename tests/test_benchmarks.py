@@ -267,3 +267,22 @@ def test_lstm_matmul_limit_does_the_products_of_forward_and_backward_through_tim
                       ((rows, 4 * h), (4 * h, i), (rows, i))]
     assert calls == ([((rows, i), (i, 4 * h), (rows, 4 * h))] + [((n, h), (h, 4 * h), (n, 4 * h))] * steps
                      + [((n, 4 * h), (4 * h, h), (n, h))] * steps + after_the_loop)
+
+
+def test_the_commit_is_dirty_for_changed_code_but_not_for_a_rewritten_benchmarks_md(
+        harness, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(harness, "ROOT", tmp_path)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))  # no checkout above tmp_path is found
+    assert harness._git_commit() == ""  # not a checkout
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (tmp_path / "BENCHMARKS.md").write_text("# Benchmarks\n")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "first"], check=True)
+    commit = subprocess.run([*git, "describe", "--always"], capture_output=True, text=True, check=True).stdout.strip()
+    assert harness._git_commit() == commit
+    (tmp_path / "BENCHMARKS.md").write_text("# Benchmarks\n\nnew figures\n")
+    assert harness._git_commit() == commit
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert harness._git_commit() == commit + "-dirty"
