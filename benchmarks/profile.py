@@ -148,7 +148,7 @@ def render(workload: str, framework: str, profile: Profile, report: dict[str, An
     lines = [
         f"## profile: {workload}, {framework}",
         "",
-        *report["machine"],
+        *(f"- {line}" for line in report["machine"]),
         "",
         f"Command: `{command}` ({report['sampler']}, {report['rate']} samples a second for {report['seconds']:g} s: "
         f"{profile.samples:,} samples inside the loop; {report['steps']:,} steps, {ms_per_step:.2f} ms of CPU time "
