@@ -22,7 +22,7 @@ The shares are of the samples; "ms per step" multiplies them by the CPU time per
 child while it was sampled. The section is written to BENCHMARKS.md (its own section, e.g.
 ``profile-lstm-chainrule``) unless ``--quick`` (a short check on small data), and printed.
 
-py-spy is in the ``bench`` extra (``pip install py-spy``).
+py-spy is in the ``bench`` and ``test`` extras (``pip install py-spy``).
 """
 
 from __future__ import annotations
@@ -214,7 +214,8 @@ def _py_spy() -> str:
     return found
 
 
-def take_profile(workload: str, framework: str, seconds: float, rate: int, quick: bool) -> tuple[Profile, dict]:
+def take_profile(workload: str, framework: str, seconds: float, rate: int,
+                 quick: bool) -> tuple[Profile, dict[str, Any]]:
     """Run the child under py-spy; return the counted samples and the child's report."""
     spy = _py_spy()
     version = subprocess.run([spy, "--version"], capture_output=True, text=True, timeout=60).stdout.strip()
@@ -238,7 +239,9 @@ def take_profile(workload: str, framework: str, seconds: float, rate: int, quick
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__.split("\n")[2])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.profile",
+                                     description="Where one framework's step of a benchmark workload spends its "
+                                                 "time, from py-spy's samples; see BENCHMARKS.md")
     parser.add_argument("workload", help="a workload's name, as in BENCHMARKS.md (e.g. lstm, mlp-epoch)")
     parser.add_argument("--framework", default="chainrule", choices=sorted(OWN_CODE),
                         help="whose step to profile (default: chainrule; numpy: the hand-written reference)")
