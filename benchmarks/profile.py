@@ -54,6 +54,7 @@ BLAS_LIBRARY = re.compile(r"openblas|mkl|blis|libblas", re.IGNORECASE)
 BLAS_SYMBOL = re.compile(r"^mkl_blas_")  # MKL linked into another library (PyTorch's libtorch_cpu)
 # the routines that pack a product's operands: OpenBLAS's sgemm_itcopy_HASWELL, …; MKL's mkl_blas_…_sgemm_scopy_…
 BLAS_PACKING = re.compile(r"_(?:it|in|ot|on)copy|gemm_[sdcz]copy")
+PACKING = "BLAS: packing the operands"  # the first table's row of the packing routines
 C_LIBRARY = re.compile(r"^(?:libc|libm|ld-linux)[.-]")
 TABLE_ROWS = 16  # rows of each table; the rest are summed into one row
 SHOWN_SHARE = 0.005  # rows below this share are summed too
@@ -88,7 +89,7 @@ def place_of(frame: str) -> str:
     native = NATIVE_FRAME.match(frame)
     symbol, library = (native["symbol"], native["library"]) if native else (frame, "?")
     if BLAS_LIBRARY.search(library) or BLAS_SYMBOL.match(symbol):
-        return "BLAS: packing the operands" if BLAS_PACKING.search(symbol) else "BLAS: arithmetic and the rest"
+        return PACKING if BLAS_PACKING.search(symbol) else "BLAS: arithmetic and the rest"
     if "_multiarray_umath" in library or library.startswith("numpy"):
         return "NumPy's C code"
     if C_LIBRARY.match(library):
@@ -143,7 +144,7 @@ def render(workload: str, framework: str, profile: Profile, report: dict[str, An
     """The Markdown section of one profile."""
     ms_per_step = report["cpu_seconds"] / report["steps"] * 1e3
     groups = ", ".join(f"{kind} {n / profile.samples:.1%}" for kind, n in profile.groups().most_common())
-    packing = profile.by_place["BLAS: packing the operands"] / profile.samples
+    packing = profile.by_place[PACKING] / profile.samples
     of_which = f"; of which BLAS packing the operands {packing:.1%}" if packing else ""
     lines = [
         f"## profile: {workload}, {framework}",

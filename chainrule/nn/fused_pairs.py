@@ -45,21 +45,29 @@ def run_sequential_recorded(modules: Sequence[Any], input: Any) -> Any:
     i = 0
     while i < count:
         module = modules[i]
-        i += 1
-        if i < count:
-            fused = _FUSED_PAIRS.get((module.__class__, modules[i].__class__))
-            if fused is not None and input.__class__ is Tensor:
-                forward, first_forward, second_forward = fused
-                first = plain_attributes(module, first_forward)
-                second = plain_attributes(modules[i], second_forward)
-                if first is not None and second is not None:
-                    try:
-                        out = forward(first, second, input)
-                    except Exception:  # noqa: BLE001 - the ordinary calls below raise it with the layer's message
-                        out = None
-                    if out is not None:
-                        input = out
-                        i += 1
-                        continue
-        input = module(input)
+        out = None
+        if i + 1 < count and input.__class__ is Tensor:
+            fused = _FUSED_PAIRS.get((module.__class__, modules[i + 1].__class__))
+            if fused is not None:
+                out = _run_fused(fused, module, modules[i + 1], input)
+        if out is None:
+            input = module(input)
+            i += 1
+        else:
+            input = out
+            i += 2
     return input
+
+
+def _run_fused(fused: tuple[FusedForward, Callable[..., Any], Callable[..., Any]], first_layer: Any,
+               second_layer: Any, input: Tensor) -> Tensor | None:
+    """The pair's fused forward on ``input``, or ``None`` where the layers must run the ordinary way."""
+    forward, first_forward, second_forward = fused
+    first = plain_attributes(first_layer, first_forward)
+    second = plain_attributes(second_layer, second_forward)
+    if first is None or second is None:
+        return None
+    try:
+        return forward(first, second, input)
+    except Exception:  # noqa: BLE001 - the ordinary calls then raise it with the layer's message
+        return None
