@@ -43,7 +43,6 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -51,8 +50,8 @@ import numpy as np
 FRAMEWORKS = ("chainrule", "torch", "numpy", "jax")
 REFERENCE = "numpy"  # the hand-written reference every other framework's loss is compared with
 LIMIT = "numpy matmuls"  # a workload's matrix products alone, timed beside the frameworks (not checked)
-# chainrule's opt-in compiled mode (not in chainrule yet): the summary's column for it reads "–" until a
-# workload has a setup under this name and it is among the frameworks measured
+# chainrule's opt-in compiled mode (chainrule.compile), measured beside the frameworks wherever chainrule is and
+# a workload has a setup under this name; the summary's column for it reads "–" elsewhere
 COMPILED = "chainrule.compile"
 LOSS_RTOL, LOSS_ATOL = 1e-4, 1e-6  # float32 computed in a different order by each framework
 GRAD_RTOL, GRAD_ATOL = 1e-4, 1e-6  # per gradient array, on the Euclidean norm of the difference
@@ -146,10 +145,14 @@ def available_frameworks() -> list[str]:
     return [fw for fw in FRAMEWORKS if fw in ("chainrule", "numpy") or importlib.util.find_spec(fw)]
 
 
-def by_framework(setup: Callable[[ModuleType, dict[str, np.ndarray]], Prepared]
+def by_framework(setup: Callable[..., Prepared], compiled: bool = False
                  ) -> dict[str, Callable[[dict[str, np.ndarray]], Prepared]]:
-    """The chainrule and torch setups of ``setup(lib, data)``, code written once against either module."""
-    return {fw: (lambda data, fw=fw: setup(importlib.import_module(fw), data)) for fw in ("chainrule", "torch")}
+    """The chainrule and torch setups of ``setup(lib, data)``, code written once against either module;
+    with ``compiled``, also chainrule's compiled mode (:data:`COMPILED`): ``setup(chainrule, data, compile=True)``."""
+    setups = {fw: (lambda data, fw=fw: setup(importlib.import_module(fw), data)) for fw in ("chainrule", "torch")}
+    if compiled:
+        setups[COMPILED] = lambda data: setup(importlib.import_module("chainrule"), data, compile=True)
+    return setups
 
 
 def usable_cpus() -> int:
@@ -269,7 +272,8 @@ def _warm_up(step: Callable[[], Any], seconds: float, clock: Callable[[], float]
 def measure(workload: Workload, frameworks: Sequence[str], settings: Settings) -> Result:
     """Time ``workload`` in each framework, round-robin; check that losses and gradients agree."""
     data = workload.make_data()
-    prepared = {fw: workload.setups[fw](data) for fw in frameworks if fw in workload.setups}
+    measured = [*frameworks, COMPILED] if "chainrule" in frameworks else frameworks
+    prepared = {fw: workload.setups[fw](data) for fw in measured if fw in workload.setups}
     steps = {fw: p.step for fw, p in prepared.items()}
     if workload.limit is not None:
         steps[LIMIT] = workload.limit(data)
@@ -466,7 +470,7 @@ def render_summary(rows: Sequence[SummaryRow], machine: list[str], command: str)
         "(both frameworks' repetition of that round, or one memory run each). Below 1 means chainrule "
         "is faster (smaller). Matmul limit: NumPy's time for the step's matrix products alone over "
         "chainrule's time. chainrule.compile: the same ratio for chainrule's opt-in compiled mode "
-        "(– while chainrule has none).",
+        "(– where a workload has no compiled setup).",
         "",
         "| workload | ratio (best) | median | min–max | target | met? | matmul limit | chainrule.compile / torch |",
         "|---|---|---|---|---|---|---|---|",

@@ -58,17 +58,24 @@ def cnn_model(lib: ModuleType, data: dict[str, np.ndarray]) -> Any:
 def _forward(build: Callable[[ModuleType, dict[str, np.ndarray]], Any]) -> Callable[[ModuleType, dict], Prepared]:
     """The setup of a batch-1 forward of the model ``build(lib, data)`` on the image ``data["x"]``."""
 
-    def setup(lib: ModuleType, data: dict[str, np.ndarray]) -> Prepared:
+    def setup(lib: ModuleType, data: dict[str, np.ndarray], compile: bool = False) -> Prepared:
         model = build(lib, data)
         x = lib.from_numpy(data["x"])
         outputs: list[Any] = []
 
-        def step() -> Any:
+        def forward(image: Any) -> Any:
             with lib.no_grad():
-                outputs[:] = [model(x)]
+                return model(image)
+
+        run = lib.compile(forward) if compile else forward
+
+        def step() -> Any:
+            outputs[:] = [run(x)]
             return outputs[0]
 
-        return Prepared(step, lambda: [outputs[0].numpy()], note="`with no_grad(): model(x)`")
+        note = "`with no_grad(): model(x)`"
+        return Prepared(step, lambda: [outputs[0].numpy()], note=f"{note}, through `chainrule.compile`" if compile
+                        else note)
 
     return setup
 
@@ -96,6 +103,7 @@ def _inference(name: str, shape: tuple[int, ...], model: str, make_data: Callabl
 
 WORKLOADS = [
     _inference("inference-mlp", (1, 784), "MLP 784-256-128-10 of mlp-epoch", mlp_data,
-               {**by_framework(_forward(mlp_model)), "numpy": mlp_numpy}),
-    _inference("inference-cnn", (1, 1, 28, 28), "LeNet-like CNN of cnn", cnn_data, by_framework(_forward(cnn_model))),
+               {**by_framework(_forward(mlp_model), compiled=True), "numpy": mlp_numpy}),
+    _inference("inference-cnn", (1, 1, 28, 28), "LeNet-like CNN of cnn", cnn_data,
+               by_framework(_forward(cnn_model), compiled=True)),
 ]

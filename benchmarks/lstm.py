@@ -34,7 +34,7 @@ def make_data() -> dict[str, np.ndarray]:
     return data
 
 
-def _lstm_autograd(lib: ModuleType, data: dict[str, np.ndarray]) -> Prepared:
+def _lstm_autograd(lib: ModuleType, data: dict[str, np.ndarray], compile: bool = False) -> Prepared:
     model = lib.nn.LSTM(INPUT, HIDDEN)
     with lib.no_grad():
         for name, parameter in model.named_parameters():
@@ -42,17 +42,23 @@ def _lstm_autograd(lib: ModuleType, data: dict[str, np.ndarray]) -> Prepared:
     params = [getattr(model, name) for name in PARAMS]
     x = lib.from_numpy(data["x"].copy()).requires_grad_()
 
-    def step() -> Any:
-        x.grad = None
-        for p in params:
-            p.grad = None
+    def forward_backward() -> Any:
         output, _ = model(x)
         loss = (output * output).mean()
         loss.backward()
         return loss
 
+    run = lib.compile(forward_backward) if compile else forward_backward
+
+    def step() -> Any:
+        x.grad = None
+        for p in params:
+            p.grad = None
+        return run()
+
+    note = "`nn.LSTM(32, 128)`, `loss = (output * output).mean()`, `loss.backward()`"
     return Prepared(step, lambda: [x.grad.numpy(), *(p.grad.numpy() for p in params)],
-                    note="`nn.LSTM(32, 128)`, `loss = (output * output).mean()`, `loss.backward()`")
+                    note=f"{note}, through `chainrule.compile`" if compile else note)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -139,7 +145,7 @@ WORKLOADS = [
         description="`nn.LSTM(32, 128)` (one layer, float32) on an input (50, 32, 32) requiring grad, "
                     "`loss = mean(output²)`; forward + backward, gradients of the input and all four parameters",
         make_data=make_data,
-        setups={**by_framework(_lstm_autograd), "numpy": lstm_numpy},
+        setups={**by_framework(_lstm_autograd, compiled=True), "numpy": lstm_numpy},
         targets={"torch": 1.0},
         summary=True,
         limit=matmul_limit,

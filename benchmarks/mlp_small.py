@@ -37,11 +37,12 @@ def make_data() -> dict[str, np.ndarray]:
             "y": rng.integers(0, SIZES[-1], (STEPS, BATCH)), **initial_weights(SIZES)}
 
 
-def _steps_autograd(lib: ModuleType, data: dict[str, np.ndarray]) -> Prepared:
+def _steps_autograd(lib: ModuleType, data: dict[str, np.ndarray], compile: bool = False) -> Prepared:
     weights = [data[name] for name in PARAMS]
     batches = [(lib.from_numpy(x), lib.from_numpy(y)) for x, y in zip(data["x"], data["y"])]
     return training_run(lib, build_model(lib, weights, SIZES), weights, lambda: batches,
-                        "`nn.Sequential` of `nn.Linear`/`nn.ReLU`, `nn.CrossEntropyLoss()`, `optim.SGD(lr=0.1)`")
+                        "`nn.Sequential` of `nn.Linear`/`nn.ReLU`, `nn.CrossEntropyLoss()`, `optim.SGD(lr=0.1)`",
+                        compile=compile)
 
 
 def _steps_numpy(data: dict[str, np.ndarray]) -> Prepared:
@@ -63,7 +64,7 @@ WORKLOADS = [
                     f"batches of {BATCH}, from the same starting weights (reloaded at each call); checks: mean "
                     "training loss and final weights",
         make_data=make_data,
-        setups={**by_framework(_steps_autograd), "numpy": _steps_numpy},
+        setups={**by_framework(_steps_autograd, compiled=True), "numpy": _steps_numpy},
         targets={"torch": 0.5},
         summary=True,
         limit=lambda data: matmul_limit(SIZES, [BATCH] * STEPS),

@@ -56,12 +56,13 @@ def make_data(quick: bool) -> dict[str, np.ndarray]:
     return {"x": x.reshape(-1, 1, 28, 28), "y": y, "perm": epoch_orders(len(x), 1)[0], **initial_weights()}
 
 
-def _pass(lib: ModuleType, data: dict[str, np.ndarray]) -> Prepared:
+def _pass(lib: ModuleType, data: dict[str, np.ndarray], compile: bool = False) -> Prepared:
     weights = [data[name] for name, _ in PARAMETERS]
     x, y, order = data["x"], data["y"], data["perm"]
     return training_run(lib, build_model(lib), weights, lambda: fixed_batches(lib, x, y, order, BATCH),
                         "`nn.Sequential` of `Conv2d`/`ReLU`/`MaxPool2d`/`Flatten`/`Linear`, "
-                        "`nn.CrossEntropyLoss()`, `optim.SGD(lr=0.05)`; batches `from_numpy(x[indices])`", lr=LR)
+                        "`nn.CrossEntropyLoss()`, `optim.SGD(lr=0.05)`; batches `from_numpy(x[indices])`", lr=LR,
+                        compile=compile)
 
 
 def workloads(quick: bool) -> list[Workload]:
@@ -69,8 +70,8 @@ def workloads(quick: bool) -> list[Workload]:
     return [Workload("cnn", f"one call is one pass: {-(-n // BATCH)} SGD steps over {n:,} training images, "
                             f"batch {BATCH}, same order and starting weights for every framework; checks: "
                             "mean training loss and final weights",
-                     functools.partial(make_data, quick), by_framework(_pass), targets={"torch": 1.0}, summary=True,
-                     loss_rtol=LOSS_RTOL, grad_rtol=WEIGHT_RTOL)]
+                     functools.partial(make_data, quick), by_framework(_pass, compiled=True), targets={"torch": 1.0},
+                     summary=True, loss_rtol=LOSS_RTOL, grad_rtol=WEIGHT_RTOL)]
 
 
 def run(frameworks: Sequence[str], settings: harness.Settings, machine: list[str], command: str,

@@ -126,14 +126,22 @@ def load_weights(lib: ModuleType, model: Any, weights: Sequence[np.ndarray]) -> 
             parameter.copy_(lib.from_numpy(array))
 
 
-def train_epoch(model: Any, loss_fn: Any, optimizer: Any, batches: Iterable[tuple[Any, Any]]) -> float:
-    """The ordinary loop over ``batches``; returns the mean training loss."""
+def train_step(model: Any, loss_fn: Any, optimizer: Any, xb: Any, yb: Any) -> Any:
+    """One ordinary training step, ``zero_grad / forward / loss / backward / step``; returns the loss."""
+    optimizer.zero_grad()
+    loss = loss_fn(model(xb), yb)
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
+def train_epoch(model: Any, loss_fn: Any, optimizer: Any, batches: Iterable[tuple[Any, Any]],
+                step: Callable[[Any, Any], Any] | None = None) -> float:
+    """The ordinary loop of :func:`train_step` over ``batches`` (or of ``step(xb, yb)``, a compiled
+    one); returns the mean training loss."""
     total, steps = 0.0, 0
     for xb, yb in batches:
-        optimizer.zero_grad()
-        loss = loss_fn(model(xb), yb)
-        loss.backward()
-        optimizer.step()
+        loss = train_step(model, loss_fn, optimizer, xb, yb) if step is None else step(xb, yb)
         total += loss.item()
         steps += 1
     return total / steps
@@ -154,25 +162,28 @@ def _trainer(lib: ModuleType, weights: Sequence[np.ndarray]) -> tuple[Any, Any, 
 
 
 def training_run(lib: ModuleType, model: Any, weights: Sequence[np.ndarray],
-                 batches: Callable[[], Iterable[tuple[Any, Any]]], note: str, lr: float = LR) -> Prepared:
+                 batches: Callable[[], Iterable[tuple[Any, Any]]], note: str, lr: float = LR,
+                 compile: bool = False) -> Prepared:
     """A training workload's setup: each call reloads ``weights`` into ``model``, then trains it over
-    ``batches()`` (:func:`train_epoch`, ``CrossEntropyLoss``, ``SGD(lr)``); checks: the mean loss and
-    the final weights."""
+    ``batches()`` (:func:`train_epoch`, ``CrossEntropyLoss``, ``SGD(lr)``; with ``compile``, its step
+    through ``lib.compile``); checks: the mean loss and the final weights."""
     loss_fn, optimizer = lib.nn.CrossEntropyLoss(), lib.optim.SGD(model.parameters(), lr=lr)
+    compiled = lib.compile(functools.partial(train_step, model, loss_fn, optimizer)) if compile else None
 
     def step() -> float:
         load_weights(lib, model, weights)  # every call trains the same batches from the same start
-        return train_epoch(model, loss_fn, optimizer, batches())
+        return train_epoch(model, loss_fn, optimizer, batches(), compiled)
 
-    return Prepared(step, lambda: [p.detach().numpy().copy() for p in model.parameters()], note=note)
+    return Prepared(step, lambda: [p.detach().numpy().copy() for p in model.parameters()],
+                    note=f"{note}; the step through `chainrule.compile`" if compile else note)
 
 
-def _epoch_autograd(lib: ModuleType, data: dict[str, np.ndarray]) -> Prepared:
+def _epoch_autograd(lib: ModuleType, data: dict[str, np.ndarray], compile: bool = False) -> Prepared:
     weights = [data[name] for name in PARAMS]
     x, y, order = data["x"], data["y"], data["perm"]
     return training_run(lib, build_model(lib, weights), weights, lambda: fixed_batches(lib, x, y, order),
                         "`nn.Sequential` of `nn.Linear`/`nn.ReLU`, `nn.CrossEntropyLoss()`, `optim.SGD(lr=0.1)`; "
-                        "batches `from_numpy(x[indices])`")
+                        "batches `from_numpy(x[indices])`", compile=compile)
 
 
 def _epoch_numpy(data: dict[str, np.ndarray]) -> Prepared:
@@ -280,7 +291,7 @@ def workloads(quick: bool) -> list[Workload]:
     return [
         Workload("mlp-epoch", f"{epoch}, in the same NumPy-drawn order for every framework, from the same "
                               "starting weights; checks: mean training loss and final weights",
-                 data, {**by_framework(_epoch_autograd), "numpy": _epoch_numpy}, targets={"torch": 0.9},
+                 data, {**by_framework(_epoch_autograd, compiled=True), "numpy": _epoch_numpy}, targets={"torch": 0.9},
                  summary=True, limit=lambda d: matmul_limit(SIZES, batch_sizes(len(d["perm"]))),
                  loss_rtol=LOSS_RTOL, grad_rtol=WEIGHT_RTOL),
         Workload("mlp-epoch-dataloader", f"{epoch}, drawn by each framework's own shuffling DataLoader; "

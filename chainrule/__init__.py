@@ -39,6 +39,7 @@ from chainrule.random import Generator, get_rng_state, initial_seed, manual_seed
 from chainrule import utils  # chainrule.utils.data, as torch.utils.data
 from chainrule import optim  # noqa: E402 - after the tensor API it builds on
 from chainrule import nn  # noqa: E402 - after the tensor API it builds on
+from chainrule.compiled import compile  # noqa: E402, A004 - chainrule.compile, as torch.compile
 
 __version__ = "0.1.0"
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import recording
 from chainrule.errors import ChainruleError
 
 __all__ = ["Generator", "manual_seed", "seed", "initial_seed", "get_rng_state", "set_rng_state",
@@ -69,6 +70,9 @@ default_generator = Generator()
 
 def numpy_generator(generator: Generator | None = None) -> np.random.Generator:
     """The NumPy generator to draw from: ``generator``'s, or the default one's."""
+    recording.refuse("a random draw outside an operation (dropout's mask, randn, …)",
+                     "draw the random values outside the compiled step and pass them in as a tensor, or "
+                     "run this step eagerly")
     return (generator or default_generator).numpy
 
 

@@ -7,6 +7,7 @@ computes the same loss and gradients, which ``python -m benchmarks --quick`` che
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -147,7 +148,9 @@ def test_quick_mlp_small_and_inference_runs_agree_and_print_the_summary() -> Non
     assert "numpy matmuls" in result.stdout and "matmul limit" in result.stdout
     rows = [line for line in result.stdout.splitlines() if line.startswith("| ") and "workload" not in line]
     assert [row.split(" | ")[0] for row in rows] == ["| mlp-small", "| inference-mlp", "| inference-cnn"]
-    assert all("≤ 0.5" in row and row.endswith("| – |") for row in rows)  # no chainrule.compile yet
+    # every row has chainrule.compile's ratio too, and the compiled mode's loss agreed with the others
+    assert all("≤ 0.5" in row and re.search(r"\| \d\.\d\d \|$", row) for row in rows), rows
+    assert len(re.findall(r"chainrule\.compile [\d,.]+ µs", result.stdout)) == 3, result.stdout
 
 
 def test_the_summary_renders_targets_and_verdicts_from_given_numbers(harness) -> None:

@@ -36,6 +36,17 @@ def test_pytorch_style_loop_example_trains_and_saves(tmp_path, monkeypatch, caps
     assert set(state) == {"model", "optimizer"} and "0.weight" in state["model"]
 
 
+def test_compiled_step_example_continues_the_loop(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    for block in _python_blocks()[1:3]:  # the loop, then its compiled step
+        exec(compile(block, str(README), "exec"), namespace)  # noqa: S102
+    out = capsys.readouterr().out
+    eager = [float(v) for v in re.findall(r"epoch \d+: mean loss ([0-9.]+)", out)]
+    (compiled,) = [float(v) for v in re.findall(r"compiled epoch: mean loss ([0-9.]+)", out)]
+    assert compiled < eager[-1] * 1.2 and compiled < 0.15
+
+
 def test_readme_commands() -> None:
     text = README.read_text(encoding="utf-8")
     first_screen = "\n".join(text.splitlines()[:25])

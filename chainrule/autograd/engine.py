@@ -19,6 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from chainrule import recording
 from chainrule.autograd.function import Node, Primitive
 from chainrule.autograd.grad_mode import state
 from chainrule.constant_cache import remember
@@ -408,6 +409,8 @@ def backward(outputs: Sequence[Tensor], gradients: Sequence[Any] | None = None,
              inputs: Sequence[Tensor] | None = None) -> None:
     """Accumulate the gradients of ``outputs`` into the ``.grad`` of the leaves (or of ``inputs``)."""
     outputs = tuple(outputs)
+    if recording.active is not None:  # chainrule.compile records this backward pass for its replays
+        recording.active.backward(outputs, gradients, retain_graph, create_graph, inputs)
     root_grads = _root_gradients(outputs, gradients, create_graph)
     if inputs is None:
         leaf_grads = _walk(outputs, root_grads, create_graph, retain_graph, None)
@@ -471,6 +474,7 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
     the outputs do not depend on raises unless ``allow_unused=True`` (then its gradient is ``None``,
     or zeros with ``materialize_grads=True``).
     """
+    recording.refuse("autograd.grad", "call backward() on the loss instead, or run this step eagerly")
     outputs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     if grad_outputs is not None:

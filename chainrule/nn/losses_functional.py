@@ -178,14 +178,12 @@ def _row_indices(n: int) -> np.ndarray:
     return rows
 
 
-def _class_targets(op: str, input: Tensor, target: Tensor, weight: np.ndarray | None,
-                   ignore_index: int) -> _Targets:
-    """Check class-index targets (dtype, shape, range) and resolve them into a :class:`_Targets`."""
-    x = input._data
-    t = target._data
+def _class_targets(op: str, x: np.ndarray, t: np.ndarray, weight: np.ndarray | None, ignore_index: int) -> _Targets:
+    """Check class-index targets ``t`` (dtype, shape, range) for the input ``x`` and resolve them into a
+    :class:`_Targets` (in the loss's forward, so that a compiled step resolves each batch's own)."""
     if t.dtype.kind not in "iu":
         raise ChainruleError(
-            f"{op}: class-index targets must be integers (int64), got dtype {target._data.dtype} of shape "
+            f"{op}: class-index targets must be integers (int64), got dtype {t.dtype} of shape "
             f"{t.shape} for the input of shape {x.shape}; convert with .long()"
             + (f", or pass class probabilities as a floating target of the input's shape {x.shape}"
                if op == "cross_entropy" else ""))
@@ -243,7 +241,8 @@ def _batched(op: str, input: Tensor, target: Tensor, probabilities: bool) -> tup
 # ---------------------------------------------------------------------------- cross-entropy, NLL
 class CrossEntropy(Primitive):
     @staticmethod
-    def forward(ctx, x, targets, weight, smoothing, reduction):
+    def forward(ctx, x, target, weight, ignore_index, smoothing, reduction):
+        targets = _class_targets("cross_entropy", x, target, weight, ignore_index)
         # z = x - max x; log p = z - lse with lse = log Σ_c e^z (no exponential overflows)
         z = x - x.max(axis=1, keepdims=True)
         picked = z[targets.key]
@@ -265,6 +264,7 @@ class CrossEntropy(Primitive):
         if ctx.needs_input_grad[0]:
             e /= s  # p = softmax(x), kept for backward
             ctx.save_for_backward(x, e)
+            ctx.targets = targets
         return _reduce_array(loss, reduction, targets.total)
 
     @staticmethod
@@ -272,7 +272,8 @@ class CrossEntropy(Primitive):
         # loss_i = (1-ε)·w_t·(-log p_i,t) + (ε/C)·v_i·(-Σ_c w_c log p_ic), p = softmax(x_i), so
         # ∂loss_i/∂x_i = (1-ε)·w_t·(p_i - onehot(t)) + (ε/C)·v_i·(p_i·Σw - w)
         x, p = ctx.saved_tensors
-        _, targets, weight, smoothing, reduction = ctx.inputs
+        targets = ctx.targets
+        weight, _, smoothing, reduction = ctx.inputs[2:]
         p = _live(p, x, lambda t: nnops.softmax(t, 1))
         s = _scale(g, reduction, targets.total)
         at_target = s if targets.weights is None else s * targets.weights
@@ -291,7 +292,10 @@ class CrossEntropy(Primitive):
 
 class NLLLoss(Primitive):
     @staticmethod
-    def forward(ctx, x, targets, reduction):
+    def forward(ctx, x, target, weight, ignore_index, reduction):
+        targets = _class_targets("nll_loss", x, target, weight, ignore_index)
+        if ctx.needs_input_grad[0]:
+            ctx.targets = targets
         loss = -x[targets.key]
         if targets.weights is not None:
             loss *= targets.weights
@@ -300,7 +304,8 @@ class NLLLoss(Primitive):
     @staticmethod
     def backward(ctx, g):
         # loss_i = -w_t·x_i,t: ∂loss_i/∂x_i = -w_t at the target class, 0 elsewhere
-        x, targets, reduction = ctx.inputs
+        x, reduction = ctx.inputs[0], ctx.inputs[4]
+        targets = ctx.targets
         s = _scale(g, reduction, targets.total)
         at_target = s if targets.weights is None else s * targets.weights
         return _add_at(np.zeros(x._data.shape, x._data.dtype), targets.key, -at_target), None, None
@@ -352,8 +357,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
                                  f"(got ignore_index={ignore_index}); it applies to class indices only")
         out = _soft_cross_entropy(x, t, w, reduction, label_smoothing)
     else:
-        targets = _class_targets("cross_entropy", x, t, w, ignore_index)
-        out = CrossEntropy.apply(x, targets, w, float(label_smoothing), reduction)
+        out = CrossEntropy.apply(x, t, w, ignore_index, float(label_smoothing), reduction)
     return out.reshape(()) if input._data.ndim == 1 and reduction == "none" else out
 
 
@@ -370,7 +374,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     _floating("nll_loss", input)
     x, t = _batched("nll_loss", input, _tensor("nll_loss", "target", target), False)
     w = None if weight is None else _constant_weight("nll_loss", "weight", weight, x, (x._data.shape[1],))
-    out = NLLLoss.apply(x, _class_targets("nll_loss", x, t, w, ignore_index), reduction)
+    out = NLLLoss.apply(x, t, w, ignore_index, reduction)
     return out.reshape(()) if input._data.ndim == 1 and reduction == "none" else out
 
 

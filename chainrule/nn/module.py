@@ -31,6 +31,8 @@ from chainrule.autograd.engine import clear_grads
 from chainrule.autograd import grad_mode
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.errors import ChainruleError
+from chainrule import recording
+from chainrule.recording import replayed_call
 from chainrule.nn.array_forward import run_sequential
 from chainrule.nn.fused_pairs import run_sequential_recorded
 from chainrule.tensor import Tensor, _init, check_device, format_tensor, parse_to_arguments, wrap
@@ -463,6 +465,7 @@ class Module:
             p.requires_grad_(requires_grad)
         return self
 
+    @replayed_call
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's gradient: drop it (``set_to_none=True``) or fill it with zeros."""
         clear_grads(self.parameters(), set_to_none)
@@ -647,7 +650,7 @@ class Sequential(Module):
         """Run every module in order (under ``no_grad``, plain layers on arrays: see
         :mod:`chainrule.nn.array_forward`; else an ``nn.Linear`` followed by an ``nn.ReLU`` as one fused
         primitive: see :mod:`chainrule.nn.fused_pairs`)."""
-        if not grad_mode.state.enabled:
+        if not grad_mode.state.enabled and recording.active is None:  # (a recording needs the operations)
             return run_sequential(self._modules.values(), input)
         return run_sequential_recorded(list(self._modules.values()), input)
 

@@ -15,9 +15,11 @@ from typing import Any, Callable
 import numpy as np
 
 from chainrule import dtype as dtypes
+from chainrule import recording
 from chainrule.constant_cache import remember
 from chainrule.autograd.function import Primitive
 from chainrule.errors import ChainruleError
+from chainrule.recording import replayed_call
 from chainrule.ops.special import erf as _erf_array
 from chainrule.tensor import Tensor
 
@@ -480,8 +482,11 @@ def _is_float(a: Any, b: Any) -> builtins.bool:
 
 
 def _constant(array: Any) -> Tensor:
+    """A tensor of values computed on arrays, outside any operation (no gradient)."""
     from chainrule.tensor import wrap
 
+    recording.refuse("a value computed on arrays outside the recorded operations (rounding, floor division, "
+                     "isnan, …)", "compute it after the step from a tensor the step returns")
     return wrap(np.asarray(array))
 
 
@@ -644,7 +649,7 @@ def _compare(ufunc: np.ufunc) -> Callable[[Any, Any], Tensor]:
 
     compare.__name__ = ufunc.__name__
     compare.__doc__ = f"Elementwise ``{ufunc.__name__}`` as a bool tensor (no gradient)."
-    return compare
+    return replayed_call(compare)  # computed on arrays: a compiled step replays the call
 
 
 eq = _compare(np.equal)

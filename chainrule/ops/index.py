@@ -23,6 +23,7 @@ import numpy as np
 
 from chainrule.autograd.function import Primitive, run_primitive
 from chainrule.errors import ChainruleError
+from chainrule.recording import replayed_call
 from chainrule.ops import elementwise as ew
 from chainrule.ops import inplace
 from chainrule.ops.shape import broadcast_to, reshape, share_memory_state
@@ -550,6 +551,7 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:
 
 
 # ---------------------------------------------------------------------------- positions (no gradient)
+@replayed_call  # computed on arrays: a compiled step replays the call
 def nonzero(input: Any, *, as_tuple: builtins.bool = False) -> Any:
     """The indices of the non-zero elements: an int64 tensor of shape ``(n, input.ndim)``, or with
     ``as_tuple=True`` one 1-d int64 tensor per dimension (usable as an index)."""

@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from chainrule import recording
 from chainrule.autograd.grad_mode import state
 from chainrule.errors import ChainruleError
 from chainrule.ops import elementwise as ew
@@ -64,6 +65,9 @@ def apply_inplace(op_name: str, target: Tensor, op: Callable[..., Tensor], *args
     ``direct(target_array, *arg_arrays)``, when given, performs the same update with NumPy ``out=``
     and is used whenever nothing needs recording.
     """
+    if recording.active is not None:
+        recording.refuse(f"the in-place operation {op_name}", "use the out-of-place form (x = x.add(y) for "
+                         "x.add_(y)), or run this step eagerly")
     _check_writable(op_name, target)
     if not _recording(target, args):
         if direct is not None:

@@ -25,6 +25,7 @@ from chainrule import dtype as dtypes
 from chainrule.autograd.engine import spread
 from chainrule.autograd.function import Primitive
 from chainrule.errors import ChainruleError
+from chainrule.recording import replayed_call
 from chainrule.ops.elementwise import maximum, minimum
 from chainrule.tensor import Tensor, wrap
 
@@ -400,6 +401,7 @@ def amin(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = N
     return _extreme("amin", False, input, dim, keepdim, axis, keepdims)
 
 
+@replayed_call  # computed on arrays: a compiled step replays the call
 def _arg_extreme(op: str, largest: bool, input: Tensor, dim: Any, keepdim: bool) -> Tensor:
     x = input._data
     find = np.argmax if largest else np.argmin
@@ -558,6 +560,7 @@ def cumsum(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
 
 
 # ---------------------------------------------------------------------------- no-gradient reductions
+@replayed_call  # computed on arrays: a compiled step replays the call
 def all(input: Tensor, dim: Any = None, keepdim: bool = False, *,  # noqa: A001
         axis: Any = None, keepdims: Any = None) -> Tensor:
     """Whether every element over ``dim`` is non-zero (a bool tensor; no gradient)."""
@@ -565,6 +568,7 @@ def all(input: Tensor, dim: Any = None, keepdim: bool = False, *,  # noqa: A001
     return wrap(np.asarray(np.all(input._data, axis=axes, keepdims=keep)))
 
 
+@replayed_call  # computed on arrays: a compiled step replays the call
 def any(input: Tensor, dim: Any = None, keepdim: bool = False, *,  # noqa: A001
         axis: Any = None, keepdims: Any = None) -> Tensor:
     """Whether some element over ``dim`` is non-zero (a bool tensor; no gradient)."""
@@ -572,6 +576,7 @@ def any(input: Tensor, dim: Any = None, keepdim: bool = False, *,  # noqa: A001
     return wrap(np.asarray(np.any(input._data, axis=axes, keepdims=keep)))
 
 
+@replayed_call  # computed on arrays: a compiled step replays the call
 def count_nonzero(input: Tensor, dim: Any = None) -> Tensor:
     """How many elements over ``dim`` (an int or a tuple; all by default) are non-zero (int64)."""
     axes = normalize_dims("count_nonzero", dim, input._data.ndim)
@@ -629,6 +634,7 @@ def _numpy_arg_extreme(fn: Any, name: str) -> Any:
     return adapter
 
 
+@replayed_call  # computed on arrays: a compiled step replays the call
 def _numpy_count_nonzero(a: Tensor, axis: Any = None, *, keepdims: bool = False) -> Tensor:
     axes = normalize_dims("count_nonzero", axis, a._data.ndim)
     return wrap(np.asarray(np.count_nonzero(a._data, axis=axes, keepdims=keepdims), dtype=np.int64))

@@ -16,7 +16,9 @@ import types
 from collections import Counter
 from typing import Any, Callable, Iterable, Sequence
 
+from chainrule import recording
 from chainrule.errors import ChainruleError
+from chainrule.recording import replayed_call
 from chainrule.optim.optimizer import Optimizer, check_number
 
 __all__ = ["LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "LinearLR",
@@ -80,6 +82,7 @@ class LRScheduler:
     def _current_lrs(self) -> list[float]:
         return [group["lr"] for group in self.optimizer.param_groups]
 
+    @replayed_call
     def step(self, epoch: int | None = None) -> None:
         """Advance one epoch and set each group's ``lr``."""
         if epoch is not None:
@@ -376,6 +379,7 @@ class ReduceLROnPlateau(LRScheduler):
     def step(self, metrics: Any, epoch: int | None = None) -> None:  # type: ignore[override]
         """Record this epoch's metric (a number or a one-element tensor) and reduce the lrs if it has
         not improved for more than ``patience`` epochs."""
+        recording.refuse("ReduceLROnPlateau.step", "call it outside the compiled step, once per epoch")
         if epoch is not None:
             raise ChainruleError("ReduceLROnPlateau.step: the epoch argument is deprecated in PyTorch and not "
                                  "supported; call step(metric) once per epoch")

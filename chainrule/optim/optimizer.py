@@ -20,10 +20,12 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from chainrule import recording
 from chainrule.autograd.engine import clear_grads
 from chainrule.autograd import grad_mode
 from chainrule.autograd.grad_mode import enable_grad
 from chainrule.errors import ChainruleError
+from chainrule.recording import replayed_call
 from chainrule.tensor import Tensor, wrap
 
 ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]] | Iterable[tuple[str, Tensor]]
@@ -90,11 +92,13 @@ class Optimizer:
         raise NotImplementedError
 
     # ------------------------------------------------------------------ the step
+    @replayed_call
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; ``closure`` (re-evaluating the loss with grad
         enabled) is called first and its value returned."""
         loss = None
         if closure is not None:
+            recording.refuse("Optimizer.step with a closure", "call the closure's work in the step itself")
             with enable_grad():
                 loss = closure()
         previous = grad_mode.state.enabled
@@ -111,6 +115,7 @@ class Optimizer:
             grad_mode.state.enabled = previous
         return loss
 
+    @replayed_call
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop every parameter's gradient (``set_to_none=True``) or fill it with zeros in place."""
         clear_grads((p for group in self.param_groups for p in group["params"]), set_to_none)

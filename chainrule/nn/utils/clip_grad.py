@@ -19,6 +19,7 @@ import numpy as np
 
 from chainrule.dtype import get_default_dtype
 from chainrule.errors import ChainruleError
+from chainrule.recording import replayed_call
 from chainrule.tensor import Tensor, wrap
 
 __all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm"]
@@ -77,6 +78,7 @@ def get_total_norm(tensors: TensorOrTensors, norm_type: float = 2.0, error_if_no
     return wrap(_total_norm([t._data for t in tensors], norm_type, error_if_nonfinite))
 
 
+@replayed_call
 def clip_grads_with_norm_(parameters: TensorOrTensors, max_norm: float, total_norm: Tensor,
                           foreach: bool | None = None) -> None:
     """Scale the gradients of ``parameters`` in place by ``min(1, max_norm / (total_norm + 1e-6))``."""
@@ -90,6 +92,7 @@ def clip_grads_with_norm_(parameters: TensorOrTensors, max_norm: float, total_no
             np.multiply(g, coefficient, out=g)
 
 
+@replayed_call
 def clip_grad_norm_(parameters: TensorOrTensors, max_norm: float, norm_type: float = 2.0,
                     error_if_nonfinite: bool = False, foreach: bool | None = None) -> Tensor:
     """Rescale the gradients of ``parameters`` in place so that their total ``norm_type``-norm is at
@@ -118,6 +121,7 @@ def clip_grad_norm(parameters: TensorOrTensors, max_norm: float, norm_type: floa
     return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite)
 
 
+@replayed_call
 def clip_grad_value_(parameters: TensorOrTensors, clip_value: float, foreach: bool | None = None) -> None:
     """Clamp the gradients of ``parameters`` in place to ``[-clip_value, clip_value]``."""
     clip_value = float(clip_value)
