@@ -19,7 +19,8 @@ object), a tensor derived from the step's values outside an operation (``detach(
 used as an operation's input. Other Python side effects of ``step_fn`` (printing, counting, switching
 ``train()``/``eval()``) happen while recording only. Replayed calls return new tensors holding the
 results, outside any graph, and the tensors the step used (its parameters, buffers and constants) are
-the ones it used when it was recorded: replacing a parameter object needs a new ``compile``.
+the ones it used when it was recorded: replacing a parameter object needs a new ``compile``. Recording
+switches some of chainrule's methods for its duration: record in one thread at a time.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ class _Recorder:
         if id(_root(t._data)) in self.roots:
             self.refuse(f"a tensor sharing memory with the step's values but made outside its operations "
                         f"({where}; e.g. by detach() or .data)", "use the tensor itself, or run this step eagerly")
-        if any(t is leaf.grad for leaf in self.leaves):
+        if any(t is seen.grad for seen in (*self.leaves, *self.kept)):
             self.refuse(f"a gradient (.grad) as the input of {where}", "read gradients in an optimizer, or run "
                         "this step eagerly")
         self.checked.add(id(t))
@@ -352,9 +353,6 @@ def _run_recording(recorder: _Recorder, fn: Callable[..., Any], args: tuple[Any,
         recording.refuse(f"the custom Function {cls.__name__}", "run this step eagerly")
         return function_apply.__func__(cls, *call_args)
 
-    if recording.active is not None:
-        raise ChainruleError("compile: a compiled step called while another one is being recorded; compile the "
-                             "outer step only")
     recording.active = recorder
     Primitive.apply = classmethod(recorded_apply)  # type: ignore[method-assign, assignment]
     Function.apply = classmethod(refused_apply)  # type: ignore[method-assign, assignment]
@@ -428,7 +426,7 @@ class _Recording:
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         # stand-ins share the arguments' arrays; a replay points them at the new arguments' arrays
-        self.stand_ins = [wrap(a._data) for a in (*args, *kwargs.values()) if isinstance(a, Tensor)]
+        self.stand_ins = [wrap(a._data) for a in _in_order(args, kwargs) if isinstance(a, Tensor)]
         stand_in = iter(self.stand_ins)
         args = tuple(next(stand_in) if isinstance(a, Tensor) else a for a in args)
         kwargs = {k: next(stand_in) if isinstance(v, Tensor) else v for k, v in kwargs.items()}
@@ -438,12 +436,17 @@ class _Recording:
         self.build_result = _result_template(self.result, recorder)
 
     def replay(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        tensors = [a for a in (*args, *kwargs.values()) if isinstance(a, Tensor)]
+        tensors = [a for a in _in_order(args, kwargs) if isinstance(a, Tensor)]
         for stand_in, t in zip(self.stand_ins, tensors):
             stand_in._data = t._data
         for action in self.actions:
             action()
         return self.build_result()
+
+
+def _in_order(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
+    """The arguments, keyword arguments sorted by name (as in :func:`_signature`)."""
+    return [*args, *(v for _, v in sorted(kwargs.items()))]
 
 
 class CompiledStep:
@@ -456,6 +459,9 @@ class CompiledStep:
         functools.update_wrapper(self, step_fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if recording.active is not None:
+            raise ChainruleError("compile: a compiled step called while another step is being recorded; "
+                                 "compile the outer step only")
         key = _signature(args, kwargs)
         recorded = self._recordings.get(key)
         if recorded is None:

@@ -238,6 +238,21 @@ def test_values_made_outside_the_operations_are_refused() -> None:
         return x * w.grad
 
     _refused(uses_grad, cr.ones(3), match=r"a gradient \(.grad\)")
+    w.grad = cr.ones(3)  # a gradient from before the step, which the next backward replaces
+    _refused(lambda x: x * w + x * w.grad, cr.ones(3), match=r"a gradient \(.grad\)")
+
+
+def test_keyword_arguments_replay_in_any_order() -> None:
+    compiled = cr.compile(lambda x, y: x - y)
+    compiled(x=cr.ones(2), y=cr.zeros(2))
+    np.testing.assert_array_equal(compiled(y=cr.full((2,), 5.0), x=cr.full((2,), 2.0)).numpy(), [-3.0, -3.0])
+
+
+def test_compiled_steps_do_not_nest() -> None:
+    inner = cr.compile(lambda x: x * 2)
+    inner(cr.ones(2))
+    with pytest.raises(cr.ChainruleError, match="another step is being recorded"):
+        cr.compile(lambda x: inner(x) + 1)(cr.ones(2))
 
 
 @pytest.mark.parametrize("args, match", [
