@@ -426,10 +426,9 @@ class _Recording:
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         # stand-ins share the arguments' arrays; a replay points them at the new arguments' arrays
-        self.stand_ins = [wrap(a._data) for a in _in_order(args, kwargs) if isinstance(a, Tensor)]
-        stand_in = iter(self.stand_ins)
-        args = tuple(next(stand_in) if isinstance(a, Tensor) else a for a in args)
-        kwargs = {k: next(stand_in) if isinstance(v, Tensor) else v for k, v in kwargs.items()}
+        args = tuple(wrap(a._data) if isinstance(a, Tensor) else a for a in args)
+        kwargs = {k: wrap(v._data) if isinstance(v, Tensor) else v for k, v in kwargs.items()}
+        self.stand_ins = [a for a in _in_order(args, kwargs) if isinstance(a, Tensor)]
         recorder = _Recorder(self.stand_ins)
         self.result = _run_recording(recorder, fn, args, kwargs)
         self.actions = recorder.actions

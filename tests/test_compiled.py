@@ -244,8 +244,9 @@ def test_values_made_outside_the_operations_are_refused() -> None:
 
 def test_keyword_arguments_replay_in_any_order() -> None:
     compiled = cr.compile(lambda x, y: x - y)
-    compiled(x=cr.ones(2), y=cr.zeros(2))
+    np.testing.assert_array_equal(compiled(y=cr.zeros(2), x=cr.ones(2)).numpy(), [1.0, 1.0])
     np.testing.assert_array_equal(compiled(y=cr.full((2,), 5.0), x=cr.full((2,), 2.0)).numpy(), [-3.0, -3.0])
+    np.testing.assert_array_equal(compiled(x=cr.full((2,), 2.0), y=cr.ones(2)).numpy(), [1.0, 1.0])
 
 
 def test_compiled_steps_do_not_nest() -> None:
