@@ -11,16 +11,18 @@ backward walk). The numbers are the same as eager mode's, bit for bit: the same 
 the same values in the same order.
 
 A step can be replayed when everything that depends on its tensors' values goes through chainrule's
-operations. The recording refuses, with an error naming the cause, what it could not replay
-faithfully: reading a value in Python (``item()``, ``bool()``, ``print``), random draws outside an
-operation (dropout's mask), in-place operations, ``autograd.grad``, custom ``Function``\\ s, hooks,
-``retain_graph``/``create_graph``, an operation argument computed outside the operations (an array or
-object), a tensor derived from the step's values outside an operation (``detach()``), and a ``.grad``
-used as an operation's input. Other Python side effects of ``step_fn`` (printing, counting, switching
-``train()``/``eval()``) happen while recording only. Replayed calls return new tensors holding the
-results, outside any graph, and the tensors the step used (its parameters, buffers and constants) are
-the ones it used when it was recorded: replacing a parameter object needs a new ``compile``. Recording
-switches some of chainrule's methods for its duration: record in one thread at a time.
+operations (dropout's mask is drawn inside its operation: each replay draws a new one, as eager mode
+would). The recording refuses, with an error naming the cause, what it could not replay faithfully:
+reading a value in Python (``item()``, ``bool()``, ``print``), random draws outside an operation
+(``randn`` in the step, an in-place dropout's mask), in-place operations, ``autograd.grad``, custom
+``Function``\\ s, hooks, ``retain_graph``/``create_graph``, an operation argument computed outside the
+operations (an array or object), a tensor derived from the step's values outside an operation
+(``detach()``), and a ``.grad`` used as an operation's input. Other Python side effects of
+``step_fn`` (printing, counting, switching ``train()``/``eval()``) happen while recording only.
+Replayed calls return new tensors holding the results, outside any graph, and the tensors the step
+used (its parameters, buffers and constants) are the ones it used when it was recorded: replacing a
+parameter object needs a new ``compile``. Recording switches some of chainrule's methods for its
+duration: record in one thread at a time.
 """
 
 from __future__ import annotations

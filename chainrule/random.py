@@ -70,7 +70,7 @@ default_generator = Generator()
 
 def numpy_generator(generator: Generator | None = None) -> np.random.Generator:
     """The NumPy generator to draw from: ``generator``'s, or the default one's."""
-    recording.refuse("a random draw outside an operation (dropout's mask, randn, …)",
+    recording.refuse("a random draw outside an operation (randn, an in-place dropout's mask, …)",
                      "draw the random values outside the compiled step and pass them in as a tensor, or "
                      "run this step eagerly")
     return (generator or default_generator).numpy

@@ -190,10 +190,35 @@ def test_reading_a_value_in_python_is_refused(read: Callable[[cr.Tensor], Any]) 
     _refused(lambda x: read(model(x).sum()), cr.ones(1, 2), match=r"compile: .* a tensor's value in Python")
 
 
-def test_dropout_and_random_draws_are_refused() -> None:
-    model = cr.nn.Sequential(cr.nn.Linear(4, 4), cr.nn.Dropout(0.5))
+def test_dropout_draws_a_new_mask_at_every_replay_as_eager_mode_does() -> None:
+    def make() -> tuple[cr.nn.Module, Any]:
+        model = cr.nn.Sequential(cr.nn.Linear(6, 16), cr.nn.ReLU(), cr.nn.Dropout(0.5), cr.nn.Linear(16, 4))
+        return model, cr.optim.SGD(model.parameters(), lr=0.1)
+
+    (model_a, opt_a), (model_b, opt_b) = _twins(make)
+    compiled = cr.compile(lambda x, y: _train_step(model_b, opt_b, x, y))
+    for seed, (x, y) in enumerate(_batches((8, 6), lambda rng: rng.integers(0, 4, 8))):
+        cr.manual_seed(seed)
+        eager_loss = _train_step(model_a, opt_a, x, y).item()
+        cr.manual_seed(seed)
+        assert compiled(x, y).item() == eager_loss
+        for p, q in zip(model_a.parameters(), model_b.parameters()):
+            np.testing.assert_array_equal(q.detach().numpy(), p.detach().numpy())
+    # each replay draws its own mask: the same seed gives the same output, another seed another one
+    forward = cr.compile(lambda x: model_b(x).sum())
+    x = cr.ones(8, 6)
+    forward(x)
+    outputs = []
+    for seed in (1, 1, 2):
+        cr.manual_seed(seed)
+        outputs.append(forward(x).item())
+    assert outputs[0] == outputs[1] != outputs[2]
+
+
+def test_random_draws_outside_an_operation_are_refused() -> None:
+    _refused(lambda x: x + cr.randn(2, 4), cr.ones(2, 4), match="random draw outside an operation")
+    model = cr.nn.Sequential(cr.nn.Linear(4, 4), cr.nn.Dropout(0.5, inplace=True))
     _refused(lambda x: model(x), cr.ones(2, 4), match="random draw outside an operation")
-    _refused(lambda x: x + cr.randn(2, 4), cr.ones(2, 4), match="random draw")
 
 
 def test_in_place_operations_and_autograd_grad_are_refused() -> None:

@@ -208,6 +208,24 @@ def _dropout_mask(shape: tuple[int, ...], p: float, dtype: np.dtype) -> np.ndarr
     return np.multiply(draws >= p, 0.0 if p == 1 else 1.0 / (1.0 - p), dtype=dtype)
 
 
+class InvertedDropout(Primitive):
+    """``x · mask``, the mask of inverted dropout (:func:`_dropout_mask`, of shape ``mask_shape``,
+    broadcast against ``x``) drawn in forward: the same draws and products as multiplying by a mask
+    drawn beforehand, but inside the operation, so that a compiled step (``chainrule.compile``) draws
+    a new mask at every replay."""
+
+    @staticmethod
+    def forward(ctx, x, p, mask_shape):
+        mask = _dropout_mask(mask_shape, p, x.dtype)
+        ctx.save_for_backward(mask)
+        return x * mask
+
+    @staticmethod
+    def backward(ctx, g):
+        (mask,) = ctx.saved_tensors
+        return g * mask, None, None
+
+
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Inverted dropout: in training, zero each element with probability ``p`` and scale the others
     by ``1 / (1 - p)``, so the expected value is unchanged; the identity when ``training=False``.
@@ -215,8 +233,9 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     _check_probability("dropout", p)
     if not training or p == 0:
         return input
-    mask = wrap(_dropout_mask(input._data.shape, p, input._data.dtype))
-    return input.mul_(mask) if inplace else input * mask
+    if not inplace:
+        return InvertedDropout.apply(input, float(p), input._data.shape)
+    return input.mul_(wrap(_dropout_mask(input._data.shape, p, input._data.dtype)))
 
 
 # ---------------------------------------------------------------------------- losses
