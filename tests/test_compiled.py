@@ -42,8 +42,9 @@ def _assert_same_run(make: Callable[[], tuple[cr.nn.Module, Any]], step: Callabl
         compiled_loss = compiled(x, y)
         np.testing.assert_array_equal(compiled_loss.detach().numpy(), eager_loss.detach().numpy())
         for (name, p), q in zip(model_a.named_parameters(), model_b.parameters()):
-            np.testing.assert_array_equal(q.detach().numpy(), p.detach().numpy(), err_msg=name)
             np.testing.assert_array_equal(q.grad.numpy(), p.grad.numpy(), err_msg=name)
+        for (name, p), q in zip(model_a.state_dict().items(), model_b.state_dict().values()):  # buffers too
+            np.testing.assert_array_equal(q.numpy(), p.numpy(), err_msg=name)
 
 
 def _train_step(model: cr.nn.Module, optimizer: Any, x: cr.Tensor, y: cr.Tensor,
@@ -97,6 +98,46 @@ def test_cnn_with_views_replays_exactly() -> None:
         return model, cr.optim.SGD(model.parameters(), lr=0.1, momentum=0.5)
 
     _assert_same_run(make, _train_step, _batches((4, 1, 8, 8), lambda rng: rng.integers(0, 5, 4)))
+
+
+def test_batch_norm_updates_its_running_statistics_at_every_replay() -> None:
+    def make() -> tuple[cr.nn.Module, Any]:
+        model = cr.nn.Sequential(cr.nn.Conv2d(1, 4, 3), cr.nn.BatchNorm2d(4), cr.nn.ReLU(), cr.nn.Flatten(),
+                                 cr.nn.Linear(144, 3))
+        return model, cr.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.1)
+
+    _assert_same_run(make, _train_step, _batches((4, 1, 8, 8), lambda rng: rng.integers(0, 3, 4)))
+
+
+def test_layer_norm_gelu_and_a_transformer_layer_replay_exactly() -> None:
+    def make() -> tuple[cr.nn.Module, Any]:
+        model = cr.nn.Sequential(cr.nn.TransformerEncoderLayer(6, 2, 12, dropout=0.0, batch_first=True),
+                                 cr.nn.Flatten(), cr.nn.Linear(18, 8), cr.nn.LayerNorm(8), cr.nn.GELU(),
+                                 cr.nn.Linear(8, 3))
+        return model, cr.optim.RMSprop(model.parameters(), lr=1e-2)
+
+    _assert_same_run(make, _train_step, _batches((4, 3, 6), lambda rng: rng.integers(0, 3, 4)))
+
+
+def test_an_embedding_and_gru_text_model_replays_with_each_batchs_indices() -> None:
+    class Reader(cr.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = cr.nn.Embedding(10, 4, padding_idx=0)
+            self.gru = cr.nn.GRU(4, 6, batch_first=True)
+            self.head = cr.nn.Linear(6, 3)
+
+        def forward(self, tokens: cr.Tensor) -> cr.Tensor:
+            _, h = self.gru(self.embed(tokens))
+            return self.head(h[0])
+
+    def make() -> tuple[cr.nn.Module, Any]:
+        model = Reader()
+        return model, cr.optim.Adam(model.parameters(), lr=1e-2)
+
+    rng = np.random.default_rng(1)
+    batches = [(cr.from_numpy(rng.integers(0, 10, (3, 5))), cr.from_numpy(rng.integers(0, 3, 3))) for _ in range(STEPS)]
+    _assert_same_run(make, _train_step, batches)
 
 
 def test_lstm_with_several_outputs_replays_exactly() -> None:
@@ -219,6 +260,11 @@ def test_random_draws_outside_an_operation_are_refused() -> None:
     _refused(lambda x: x + cr.randn(2, 4), cr.ones(2, 4), match="random draw outside an operation")
     model = cr.nn.Sequential(cr.nn.Linear(4, 4), cr.nn.Dropout(0.5, inplace=True))
     _refused(lambda x: model(x), cr.ones(2, 4), match="random draw outside an operation")
+
+
+def test_batch_norm_without_momentum_is_refused() -> None:
+    model = cr.nn.BatchNorm1d(3, momentum=None)
+    _refused(lambda x: model(x), cr.ones(4, 3), match="momentum=None")
 
 
 def test_in_place_operations_and_autograd_grad_are_refused() -> None:

@@ -44,7 +44,8 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
     try:
         if indices.size and indices.min() < 0:  # NumPy would count negative indices from the end
             raise IndexError
-        return Embedding.apply(weight, indices, pad)
+        # the index tensor itself when there is one: a compiled step then replays with each batch's indices
+        return Embedding.apply(weight, input if isinstance(input, Tensor) else indices, pad)
     except IndexError:
         raise ChainruleError(f"{op}: index out of range: the indices must be in [0, {rows - 1}] for a table of "
                              f"{rows} rows (num_embeddings), got values in [{indices.min()}, {indices.max()}]"

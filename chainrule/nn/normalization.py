@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from chainrule import creation
+from chainrule import creation, recording
 from chainrule.dtype import int64
 from chainrule.errors import ChainruleError
 from chainrule.nn import functional as F
 from chainrule.nn import init
 from chainrule.nn.module import Module, Parameter
 from chainrule.nn.normalization_functional import as_normalized_shape
+from chainrule.recording import replayed_call
 from chainrule.tensor import Tensor
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm"]
@@ -100,14 +101,21 @@ class _BatchNorm(Module):
                                  f"input of shape {tuple(shape)}; use a batch of more than one sample, or call "
                                  ".eval() to normalise with the running statistics")
 
+    @replayed_call
+    def _count_batch(self) -> None:
+        """One more batch in ``num_batches_tracked`` (a compiled step replays the count)."""
+        self.num_batches_tracked.add_(1)
+
     def forward(self, input: Tensor) -> Tensor:
         """Normalise with the batch statistics (training, updating the running ones) or the running
         statistics (evaluation)."""
         self._check_input(input)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.add_(1)
+            self._count_batch()
             if self.momentum is None:  # cumulative moving average
+                recording.refuse("batch normalisation with momentum=None (its factor changes at every batch)",
+                                 "give the layer a momentum, or run this step eagerly")
                 factor = 1.0 / int(self.num_batches_tracked.item())
         use_batch_stats = self.training or self.running_mean is None
         # the buffers go in where they are used (evaluation) or updated (training, when tracked)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.autograd.function import Primitive, run_primitive
+from chainrule.tensor import Tensor
 
 __all__ = ["Embedding", "EmbeddingScatter"]
 
@@ -24,6 +25,8 @@ class Embedding(Primitive):
     @staticmethod
     def backward(ctx, g):  # y[p] = w[i_p]: dw[r] = Σ_{p: i_p = r} g[p], and 0 for the padding row
         _, indices, padding_idx = ctx.inputs
+        if isinstance(indices, Tensor):  # (the functional passes the index tensor itself)
+            indices = indices._data
         return run_primitive(EmbeddingScatter, g, indices, padding_idx, ctx.rows), None, None
 
 
