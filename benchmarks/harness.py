@@ -518,6 +518,9 @@ NumPy, float32), runs on the same number of threads, and must compute the same l
   samples of one framework's step, counted by the code they were in (BLAS, its packing of the operands
   apart; NumPy's C code; the C library; Python by file) and by the framework's own source line. Sampling
   slows the step (PyTorch's more, its native stacks being deeper): read the shares, not the milliseconds.
+- **chainrule.compile** (a column of its own): chainrule's opt-in compiled mode, `chainrule.compile(step)`,
+  which records one call of the step and replays its operations at the next (the same numbers as eager
+  mode, checked like every framework's). The targets are for eager mode.
 """
 
 
