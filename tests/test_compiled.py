@@ -37,6 +37,8 @@ def _assert_same_run(make: Callable[[], tuple[cr.nn.Module, Any]], step: Callabl
     bit for bit, after every step (the first compiled call records, the others replay)."""
     (model_a, opt_a), (model_b, opt_b) = _twins(make)
     compiled = cr.compile(lambda x, y: step(model_b, opt_b, x, y))
+    module_calls = []  # a Python side effect: it happens while recording, and a replay skips it
+    model_b.register_forward_pre_hook(lambda module, inputs: module_calls.append(module))
     for x, y in batches:
         eager_loss = step(model_a, opt_a, x, y)
         compiled_loss = compiled(x, y)
@@ -45,6 +47,7 @@ def _assert_same_run(make: Callable[[], tuple[cr.nn.Module, Any]], step: Callabl
             np.testing.assert_array_equal(q.grad.numpy(), p.grad.numpy(), err_msg=name)
         for (name, p), q in zip(model_a.state_dict().items(), model_b.state_dict().values()):  # buffers too
             np.testing.assert_array_equal(q.numpy(), p.numpy(), err_msg=name)
+    assert len(module_calls) == 1, "every call after the first must be a replay"
 
 
 def _train_step(model: cr.nn.Module, optimizer: Any, x: cr.Tensor, y: cr.Tensor,
