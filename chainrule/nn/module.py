@@ -650,7 +650,7 @@ class Sequential(Module):
         """Run every module in order (under ``no_grad``, plain layers on arrays: see
         :mod:`chainrule.nn.array_forward`; else an ``nn.Linear`` followed by an ``nn.ReLU`` as one fused
         primitive: see :mod:`chainrule.nn.fused_pairs`)."""
-        if not grad_mode.state.enabled and recording.active is None:  # (a recording needs the operations)
+        if not grad_mode.state.enabled and recording.active is None:  # a recording needs the operations themselves
             return run_sequential(self._modules.values(), input)
         return run_sequential_recorded(list(self._modules.values()), input)
 
