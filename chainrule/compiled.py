@@ -77,7 +77,6 @@ class _Recorder:
         self.roots: set[int] = set()  # the memory of their arrays
         self.checked: set[int] = set()  # external tensors already checked
         self.nodes: set[Node] = set()
-        self.leaves: list[Tensor] = []  # the leaves of the recorded backward passes
         for t in inputs:
             self._produced(t)
 
@@ -100,7 +99,7 @@ class _Recorder:
         if id(_root(t._data)) in self.roots:
             self.refuse(f"a tensor sharing memory with the step's values but made outside its operations "
                         f"({where}; e.g. by detach() or .data)", "use the tensor itself, or run this step eagerly")
-        if any(t is seen.grad for seen in (*self.leaves, *self.kept)):
+        if any(t is seen.grad for seen in self.kept):  # (the parameters are among them)
             self.refuse(f"a gradient (.grad) as the input of {where}", "read gradients in an optimizer, or run "
                         "this step eagerly")
         self.checked.add(id(t))
@@ -183,26 +182,18 @@ class _Recorder:
                     parent, _ = engine.producer(t, node, i)
                     if parent is not None:
                         stack.append(parent)
-        order = sorted(found, key=lambda n: -n.seq)
-        index = {node: k for k, node in enumerate(order)}
         plan = []
-        for node in order:
-            edges = []  # (input position, input tensor, the producer's index or -1 for a leaf, its output or -1)
+        for node in sorted(found, key=lambda n: -n.seq):
+            edges = []  # (input position, input tensor, its producer (None for a leaf), the producer's output)
             for i, t in enumerate(node.inputs):
                 if not node.needs_input_grad[i]:
                     continue
                 parent, out = engine.producer(t, node, i)
-                if parent is None:
-                    if t._extra is not None and t._extra.hooks:
-                        self.refuse("a hook on a parameter", "run this step eagerly")
-                    if not any(t is leaf for leaf in self.leaves):
-                        self.leaves.append(t)
-                    edges.append((i, t, -1, -1))
-                else:
-                    edges.append((i, t, index[parent], out if parent.n_out > 1 else -1))
-            plan.append((node, node.n_out > 1, edges))
-        roots = [(index[out._node], out._out if out._node.n_out > 1 else -1) for out in outputs]
-        return _replay_backward(plan, outputs, gradients, roots)
+                if parent is None and t._extra is not None and t._extra.hooks:
+                    self.refuse("a hook on a parameter", "run this step eagerly")
+                edges.append((i, t, parent, out))
+            plan.append((node, edges))
+        return _replay_backward(plan, outputs, gradients)
 
 
 def _replay_primitive(cls: type[Primitive], args: tuple[Any, ...], node: Node | None,
@@ -254,11 +245,10 @@ def _tensors_in(result: Any) -> list[Tensor]:
     return [r for r in result if isinstance(r, Tensor)] if isinstance(result, tuple) else []
 
 
-Plan = list[tuple[Node, bool, list[tuple[int, Tensor, int, int]]]]  # see _Recorder._schedule
+Plan = list[tuple[Node, list[tuple[int, Tensor, "Node | None", int]]]]  # see _Recorder._schedule
 
 
-def _replay_backward(plan: Plan, outputs: tuple[Tensor, ...], gradients: tuple[Any, ...],
-                     roots: list[tuple[int, int]]) -> Callable[[], None]:
+def _replay_backward(plan: Plan, outputs: tuple[Tensor, ...], gradients: tuple[Any, ...]) -> Callable[[], None]:
     """The backward pass of a schedule: what :func:`chainrule.autograd.engine.backward` does for it,
     in the same order (so the same sums in the same order), without finding the order."""
 
@@ -266,7 +256,7 @@ def _replay_backward(plan: Plan, outputs: tuple[Tensor, ...], gradients: tuple[A
         previous = state.enabled
         state.enabled = False
         try:
-            targets = list(_walk(plan, outputs, gradients, roots).items())
+            targets = list(_walk(plan, outputs, gradients).items())
             while targets:  # the gradient arrays are adopted, not copied, when nothing else holds them
                 t, g = targets.pop()
                 if t.requires_grad:
@@ -277,21 +267,17 @@ def _replay_backward(plan: Plan, outputs: tuple[Tensor, ...], gradients: tuple[A
     return run
 
 
-def _walk(plan: Plan, outputs: tuple[Tensor, ...], gradients: tuple[Any, ...],
-          roots: list[tuple[int, int]]) -> dict[Tensor, Any]:
+def _walk(plan: Plan, outputs: tuple[Tensor, ...], gradients: tuple[Any, ...]) -> dict[Tensor, Any]:
     """Run the schedule's backward rules; return the summed gradient of each leaf."""
-    grads: list[Any] = [None] * len(plan)
-    for (k, out), g in zip(roots, engine._root_gradients(outputs, gradients, False)):
-        _add(grads, plan, k, out, g)
+    grads: dict[Node, Any] = {}
+    for out, g in zip(outputs, engine._root_gradients(outputs, gradients, False)):
+        _add(grads, out._node, out._out, g)
     leaf_grads: dict[Tensor, Any] = {}
-    k = -1
-    for node, multi, edges in plan:
-        k += 1
-        g = grads[k]
+    for node, edges in plan:
+        g = grads.pop(node, None)
         if g is None:
             continue  # no gradient reached it (a rule returned None): the engine never runs it
-        grads[k] = None
-        in_grads = engine._call_backward(node, g, False) if multi else node.fn.backward(node, g)
+        in_grads = node.fn.backward(node, g) if node.n_out == 1 else engine._call_backward(node, g, False)
         for i, t, parent, out in edges:
             gi = in_grads[i]
             if gi is None:
@@ -301,31 +287,24 @@ def _walk(plan: Plan, outputs: tuple[Tensor, ...], gradients: tuple[Any, ...],
                 gi = engine.sum_to_shape(gi, tdata.shape)
             if gi.dtype is not tdata.dtype and gi.dtype != tdata.dtype:
                 gi = gi.astype(tdata.dtype)
-            if parent < 0:
+            if parent is None:
                 old = leaf_grads.get(t)
                 leaf_grads[t] = gi if old is None else old + gi
-            elif out < 0:
-                old = grads[parent]
-                grads[parent] = gi if old is None else old + gi
             else:
-                _add(grads, plan, parent, out, gi)
+                _add(grads, parent, out, gi)
         node.saved_tensors = None  # frees what forward saved, as the engine does
         node.inputs = ()
         node.out_data = None
     return leaf_grads
 
 
-def _add(grads: list[Any], plan: Plan, k: int, out: int, g: Any) -> None:
-    """Add ``g`` to the gradient of the ``k``-th node of the schedule (to its output ``out``, -1 for a node
-    with one output)."""
-    if out < 0:
-        old = grads[k]
-        grads[k] = g if old is None else old + g
-        return
-    slots = grads[k]
-    if slots is None:
-        slots = grads[k] = [None] * plan[k][0].n_out
-    slots[out] = g if slots[out] is None else slots[out] + g
+def _add(grads: dict[Node, Any], node: Node, out: int, g: Any) -> None:
+    """Add ``g`` to the gradient of ``node``'s output ``out``, as the engine adds it."""
+    if node.n_out == 1:
+        old = grads.get(node)
+        grads[node] = g if old is None else old + g
+    else:
+        engine._accumulate_multi(grads, node, out, g)
 
 
 # ---------------------------------------------------------------------------- the recording's switches
