@@ -229,3 +229,25 @@ def test_relu_of_large_tensors_against_torch(shape):
     g = rand(shape, cr.float32, requires_grad=False, seed=3)
     (gx,) = cr.autograd.grad(out, [x], g)
     np.testing.assert_array_equal(gx.numpy(), g.numpy() * (x.detach().numpy() > 0))
+
+
+@pytest.mark.parametrize("dtype", [cr.float32, cr.float64])
+def test_square_by_mul_has_the_gradient_of_two_distinct_factors_bit_for_bit(dtype):
+    """``x * x`` returns one gradient, ``g·x + g·x``: the bits of ``x * x.clone()``, whose two factors'
+    gradients the engine adds, and of torch's."""
+    torch = require_torch()
+    x = rand((6, 7), dtype, seed=4)
+    g = rand((6, 7), dtype, requires_grad=False, seed=5)
+    (square,) = cr.autograd.grad(x * x, [x], g)
+    (two_factors,) = cr.autograd.grad(x * x.clone(), [x], g)
+    np.testing.assert_array_equal(square.numpy(), two_factors.numpy())
+    tx = torch.from_numpy(x.detach().numpy().copy()).requires_grad_()
+    (expected,) = torch.autograd.grad(tx * tx, [tx], torch.from_numpy(g.numpy().copy()))
+    np.testing.assert_array_equal(square.numpy(), expected.numpy())
+    through = x * 1.5  # a square of an intermediate result, reduced: the gradient flows on to x
+    (via,) = cr.autograd.grad((through * through).mean(), [x])
+    np.testing.assert_allclose(via.numpy(), 2 * 1.5 * 1.5 * x.detach().numpy() / x.numel(), rtol=1e-6)
+
+
+def test_square_by_mul_second_derivatives():
+    assert cr.autograd.gradgradcheck(lambda x: x * x, (rand((2, 3), seed=6),))
