@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 from heapq import heappop, heappush
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -26,7 +26,7 @@ from chainrule.constant_cache import remember
 from chainrule.errors import ChainruleError
 from chainrule.tensor import Tensor, last_inplace, wrap
 
-__all__ = ["backward", "grad", "sum_to_shape", "sum_rows", "spread"]
+__all__ = ["backward", "grad", "composed_backward", "sum_to_shape", "sum_rows", "spread"]
 
 _getrefcount = sys.getrefcount
 
@@ -504,3 +504,20 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
             continue
         results.append(g if isinstance(g, Tensor) else wrap(g if g.__class__ is np.ndarray else np.asarray(g)))
     return tuple(results)
+
+
+def composed_backward(ctx: Node, compose: Callable[..., tuple[Tensor, ...]], grads: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A primitive's backward under ``create_graph=True``, for a primitive that keeps intermediate results
+    of its own: the gradients of the same computation composed of chainrule operations,
+    ``compose(*ctx.inputs)`` (its outputs, recomputed from the inputs), so that they are differentiable
+    again. ``grads`` holds one gradient (or None) per output."""
+    args = ctx.inputs
+    wanted = [i for i, a in enumerate(args) if isinstance(a, Tensor) and ctx.needs_input_grad[i]]
+    outs = compose(*args)
+    pairs = [(o, g) for o, g in zip(outs, grads) if g is not None]
+    found = grad([o for o, _ in pairs], [args[i] for i in wanted], [g for _, g in pairs],
+                 create_graph=True, allow_unused=True)
+    result: list[Any] = [None] * len(args)
+    for i, g in zip(wanted, found):
+        result[i] = g
+    return tuple(result)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -12,8 +12,8 @@ from chainrule.autograd.function import NO_RECORD
 from chainrule.nn import functional as F
 from chainrule.nn import init
 from chainrule.nn.activation import ReLU
-from chainrule.nn.array_forward import register_array_forward
-from chainrule.nn.fused_pairs import register_fused_pair
+from chainrule.nn.array_forward import plain_attributes, register_array_forward
+from chainrule.nn.fused_runs import register_fused_run
 from chainrule.nn.module import Module, Parameter
 from chainrule.tensor import Tensor
 
@@ -97,15 +97,33 @@ def _linear_on_arrays(layer: dict[str, Any], x: np.ndarray) -> np.ndarray | None
 register_array_forward(Linear, _linear_on_arrays)
 
 
-def _linear_relu(linear: dict[str, Any], relu: dict[str, Any], input: Tensor) -> Tensor | None:
-    """``Linear`` then ``ReLU`` as the one primitive ``F.LinearReLU``, for ``Sequential`` recording a
-    graph (an in-place ``ReLU`` too: it would change only the ``Linear``'s new output, which nothing else
-    sees). ``None`` where ``F.linear`` would refuse the dtypes, so that it raises its own error."""
-    parameters = linear["_parameters"]
-    weight = parameters["weight"]
-    if input._data.dtype != weight._data.dtype:
+_PLAIN_FORWARDS = (Linear.forward, ReLU.forward)  # the forwards a fused run stands for (see fused_runs)
+
+
+def _linear_run(modules: Sequence[Any], start: int, input: Tensor) -> tuple[Tensor, int] | None:
+    """``Linear`` layers from ``modules[start]`` on, each optionally followed by a ``ReLU``, as the one
+    primitive ``F.LinearChain``, for ``Sequential`` recording a graph (an in-place ``ReLU`` too: it changes
+    only its ``Linear``'s new output, which nothing else sees). The run ends before the first layer that
+    is not plain (see :mod:`chainrule.nn.fused_runs`) or whose weight's dtype is not the input's (which
+    then raises its own error). ``None`` where the run would be a lone ``Linear``, already one primitive."""
+    linear_forward, relu_forward = _PLAIN_FORWARDS
+    dtype = input._data.dtype
+    relus: list[bool] = []
+    params: list[Any] = []
+    i, count = start, len(modules)
+    while i < count and modules[i].__class__ is Linear:
+        layer = plain_attributes(modules[i], linear_forward)
+        if layer is None or layer["_parameters"]["weight"]._data.dtype != dtype:
+            break
+        parameters = layer["_parameters"]
+        params += (parameters["weight"], parameters["bias"])
+        following = modules[i + 1] if i + 1 < count else None
+        relu = following.__class__ is ReLU and plain_attributes(following, relu_forward) is not None
+        relus.append(relu)
+        i += 2 if relu else 1
+    if not relus or relus == [False]:
         return None
-    return F.LinearReLU.apply(input, weight, parameters["bias"])
+    return F.LinearChain.apply(input, tuple(relus), *params), i
 
 
-register_fused_pair(Linear, ReLU, _linear_relu)
+register_fused_run(Linear, _linear_run)

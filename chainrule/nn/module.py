@@ -34,7 +34,7 @@ from chainrule.errors import ChainruleError
 from chainrule import recording
 from chainrule.recording import replayed_call
 from chainrule.nn.array_forward import run_sequential
-from chainrule.nn.fused_pairs import run_sequential_recorded
+from chainrule.nn.fused_runs import run_sequential_recorded
 from chainrule.tensor import Tensor, _init, check_device, format_tensor, parse_to_arguments, wrap
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList", "ModuleDict"]
@@ -648,8 +648,8 @@ class Sequential(Module):
 
     def forward(self, input: Any) -> Any:
         """Run every module in order (under ``no_grad``, plain layers on arrays: see
-        :mod:`chainrule.nn.array_forward`; else an ``nn.Linear`` followed by an ``nn.ReLU`` as one fused
-        primitive: see :mod:`chainrule.nn.fused_pairs`)."""
+        :mod:`chainrule.nn.array_forward`; else runs of ``nn.Linear`` layers, each optionally followed by an
+        ``nn.ReLU``, as one fused primitive: see :mod:`chainrule.nn.fused_runs`)."""
         if not grad_mode.state.enabled and recording.active is None:  # a recording needs the operations themselves
             return run_sequential(self._modules.values(), input)
         return run_sequential_recorded(list(self._modules.values()), input)

@@ -31,11 +31,11 @@ Gate layouts follow PyTorch: LSTM ``i, f, g, o``; GRU ``r, z, n`` with
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from chainrule.autograd.engine import grad
+from chainrule.autograd.engine import composed_backward
 from chainrule.autograd.function import Primitive
 from chainrule.ops import elementwise as ew
 from chainrule.ops.shape import stack
@@ -74,21 +74,6 @@ def _dw_hh(d_pre: np.ndarray, out: np.ndarray, h0: np.ndarray, reverse: bool) ->
         dw = d2[n:].T @ h2[:-n]
         dw += d2[:n].T @ h0
     return dw
-
-
-def _recorded_backward(ctx: Any, steps: Callable[..., tuple], grads: tuple) -> tuple:
-    """``create_graph=True``: the gradient of the same recurrence composed of chainrule operations
-    (recomputed from the inputs), so that it is itself differentiable."""
-    args = ctx.inputs
-    wanted = [i for i, a in enumerate(args) if isinstance(a, Tensor) and ctx.needs_input_grad[i]]
-    outs = steps(*args)
-    pairs = [(o, g) for o, g in zip(outs, grads) if g is not None]
-    found = grad([o for o, _ in pairs], [args[i] for i in wanted], [g for _, g in pairs],
-                 create_graph=True, allow_unused=True)
-    result: list[Any] = [None] * len(args)
-    for i, g in zip(wanted, found):
-        result[i] = g
-    return tuple(result)
 
 
 # ---------------------------------------------------------------------------- LSTM
@@ -183,7 +168,7 @@ class LSTMLayer(Primitive):
     @staticmethod
     def backward(ctx, g_out, g_h, g_c):
         if isinstance(g_out, Tensor):
-            return _recorded_backward(ctx, lstm_steps, (g_out, g_h, g_c))
+            return composed_backward(ctx, lstm_steps, (g_out, g_h, g_c))
         acts, cs, tcs, z, c0, w_ih, w_hh = ctx.saved_tensors
         reverse = ctx.inputs[7]
         steps, _, n, hidden = acts.shape
@@ -298,7 +283,7 @@ class GRULayer(Primitive):
     @staticmethod
     def backward(ctx, g_out, g_h):
         if isinstance(g_out, Tensor):
-            return _recorded_backward(ctx, gru_steps, (g_out, g_h))
+            return composed_backward(ctx, gru_steps, (g_out, g_h))
         acts, hns, out, h0, w_hh = ctx.saved_tensors
         reverse = ctx.inputs[4]
         steps, _, hidden = out.shape
@@ -372,7 +357,7 @@ class RNNLayer(Primitive):
     @staticmethod
     def backward(ctx, g_out, g_h):
         if isinstance(g_out, Tensor):
-            return _recorded_backward(ctx, rnn_steps, (g_out, g_h))
+            return composed_backward(ctx, rnn_steps, (g_out, g_h))
         out, h0, w_hh = ctx.saved_tensors
         reverse, relu = ctx.inputs[4], ctx.inputs[5]
         # d/dx tanh = 1 - tanh², d/dx relu = [x > 0], from the outputs, for all steps at once

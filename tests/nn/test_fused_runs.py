@@ -1,7 +1,8 @@
-"""``Sequential`` recording a graph runs ``Linear`` then ``ReLU`` as the one primitive ``LinearReLU``: the
-same outputs and gradients as the ordinary calls (bit for bit, and against torch), one node where the
-calls record two, the layers' own errors, and the ordinary calls wherever a layer has hooks or its own
-``forward`` (subclass, instance or patched class)."""
+"""``Sequential`` recording a graph runs ``Linear`` layers, each optionally followed by a ``ReLU``, as the
+one primitive ``LinearChain``: the same outputs and gradients as the ordinary calls (bit for bit, and
+against torch), one node where the calls record one per layer, the layers' own errors and in-place
+checks, and the ordinary calls wherever a layer has hooks or its own ``forward`` (subclass, instance or
+patched class)."""
 
 from __future__ import annotations
 
@@ -43,13 +44,13 @@ def _layer_by_layer(layers, x):
 @pytest.mark.parametrize("dtype", [cr.float32, cr.float64])
 @pytest.mark.parametrize("shape", [(1, 4), (7, 4), (2, 3, 4), (4,), (40, 4)])
 @pytest.mark.parametrize("inplace", [False, True])
-def test_fused_pairs_equal_the_ordinary_calls_bit_for_bit(shape, dtype, inplace):
+def test_fused_runs_equal_the_ordinary_calls_bit_for_bit(shape, dtype, inplace):
     layers = _mlp(dtype, inplace)
     model = nn.Sequential(*layers)
     x = rand(shape, dtype, seed=3)
     out = model(x)
     ordinary = _layer_by_layer(layers, x)
-    assert _node_names(out) == ["LinearBackward0", "LinearReLUBackward0", "LinearReLUBackward0"]
+    assert _node_names(out) == ["LinearChainBackward0"]
     assert _node_names(ordinary)[:3] == ["LinearBackward0", "ReluBackward0", "LinearBackward0"]
     assert out.dtype == dtype and out.shape == ordinary.shape
     np.testing.assert_array_equal(out.detach().numpy(), ordinary.detach().numpy())
@@ -58,7 +59,7 @@ def test_fused_pairs_equal_the_ordinary_calls_bit_for_bit(shape, dtype, inplace)
         np.testing.assert_array_equal(fused, plain)
 
 
-def test_fused_pairs_against_torch():
+def test_fused_runs_against_torch():
     torch = require_torch()
     layers = _mlp(cr.float64)
     model = nn.Sequential(*layers)
@@ -77,12 +78,18 @@ def test_fused_pairs_against_torch():
 
 
 @pytest.mark.parametrize("shape", [(3, 4), (2, 3, 4), (1, 4), (4,)])
-def test_linear_relu_gradcheck_and_gradgradcheck(shape):
+@pytest.mark.parametrize("relus", [(True,), (True, False), (False, True), (True, True, False)])
+def test_linear_chain_gradcheck_and_gradgradcheck(shape, relus):
+    sizes = (4, 5, 3, 2)[:len(relus) + 1]
+    params = []
+    for k, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        params += [rand((fan_out, fan_in), seed=2 + k), rand((fan_out,), seed=7 + k)]
     x = rand(shape, seed=1)
-    w, b = rand((5, 4), seed=2), rand((5,), seed=4)
-    assert cr.autograd.gradcheck(F.LinearReLU.apply, (x, w, b))
-    assert cr.autograd.gradcheck(lambda x, w: F.LinearReLU.apply(x, w, None), (x, w))
-    assert cr.autograd.gradgradcheck(F.LinearReLU.apply, (x, w, b))
+    chain = lambda x, *params: F.LinearChain.apply(x, relus, *params)  # noqa: E731
+    assert cr.autograd.gradcheck(chain, (x, *params))
+    assert cr.autograd.gradgradcheck(chain, (x, *params))
+    no_bias = lambda x, w: F.LinearChain.apply(x, relus[:1], w, None)  # noqa: E731
+    assert cr.autograd.gradcheck(no_bias, (x, params[0]))
 
 
 def test_second_derivatives_through_a_fused_sequential_equal_the_ordinary_ones():
@@ -90,7 +97,7 @@ def test_second_derivatives_through_a_fused_sequential_equal_the_ordinary_ones()
     x = rand((5, 3), seed=7)
     fused = nn.Sequential(*layers)(x)
     plain = _layer_by_layer(layers, x)
-    assert _node_names(fused)[1] == "LinearReLUBackward0"
+    assert _node_names(fused) == ["LinearChainBackward0"]
     results = []
     for out in (fused, plain):
         (gx,) = cr.autograd.grad((out ** 3).sum(), [x], create_graph=True)
@@ -109,13 +116,16 @@ def test_unrecorded_when_nothing_needs_a_gradient():
     np.testing.assert_array_equal(out.numpy(), _layer_by_layer(layers, x).numpy())
 
 
-def test_only_adjacent_linear_then_relu_pairs_are_fused():
+def test_only_runs_of_linear_layers_each_with_or_without_a_relu_are_fused():
     x = rand((2, 4), cr.float32)
     assert _node_names(nn.Sequential(nn.ReLU(), nn.Linear(4, 3))(x)) == ["LinearBackward0", "ReluBackward0"]
     assert _node_names(nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.ReLU())(x)) == [
         "ReluBackward0", "TanhBackward0", "LinearBackward0"]
     assert _node_names(nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.ReLU())(x)) == [
-        "ReluBackward0", "LinearReLUBackward0"]
+        "ReluBackward0", "LinearChainBackward0"]
+    assert _node_names(nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 2))(x)) == ["LinearChainBackward0"]
+    assert _node_names(nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Tanh(), nn.Linear(3, 2), nn.ReLU())(x)) == [
+        "LinearChainBackward0", "TanhBackward0", "LinearChainBackward0"]
 
 
 @pytest.mark.parametrize("hooked", [0, 1])
@@ -131,6 +141,23 @@ def test_a_hooked_layer_runs_the_ordinary_way(kind, hooked):
     out = model(x)
     assert calls == [model[hooked]]
     assert _node_names(out) == ["ReluBackward0", "LinearBackward0"]
+
+
+@pytest.mark.parametrize("hooked, names", [
+    (1, ["LinearChainBackward0", "ReluBackward0", "LinearBackward0"]),
+    (2, ["LinearBackward0", "ReluBackward0", "LinearBackward0", "LinearChainBackward0"]),
+])
+def test_a_hooked_layer_inside_a_run_ends_it(hooked, names):
+    layers = _mlp()
+    model = nn.Sequential(*layers)
+    calls = []
+    model[hooked].register_forward_hook(lambda m, args, out: calls.append(m))
+    x = rand((3, 4), cr.float32, seed=2)
+    out = model(x)
+    assert calls == [model[hooked]] and _node_names(out) == names
+    tensors = [x, *model.parameters()]
+    for fused, plain in zip(_gradients(out, tensors), _gradients(_layer_by_layer(layers, x), tensors), strict=True):
+        np.testing.assert_array_equal(fused, plain)
 
 
 def test_own_forward_of_subclass_instance_and_patched_class_is_used(monkeypatch):
@@ -190,15 +217,49 @@ def test_training_a_fused_sequential_follows_the_ordinary_one():
 
 
 @pytest.mark.parametrize("bias", [True, False])
-@pytest.mark.parametrize("frozen", ["nothing", "weight", "input"])
+@pytest.mark.parametrize("frozen", ["nothing", "weight", "input", "input and first layer", "middle weight"])
 def test_without_bias_and_with_frozen_tensors_the_gradients_are_the_ordinary_ones(bias, frozen):
     layers = _mlp(cr.float64, bias=bias)
     model = nn.Sequential(*layers)
-    x = rand((6, 4), cr.float64, requires_grad=frozen != "input", seed=9)
-    if frozen == "weight":
+    x = rand((6, 4), cr.float64, requires_grad="input" not in frozen, seed=9)
+    if frozen in ("weight", "input and first layer"):
+        layers[0].requires_grad_(frozen != "weight")  # only the first layer's weight, or the whole layer
         layers[0].weight.requires_grad_(False)
+    if frozen == "middle weight":
+        layers[2].weight.requires_grad_(False)
     out, ordinary = model(x), _layer_by_layer(layers, x)
-    assert _node_names(out)[1] == "LinearReLUBackward0"
+    assert _node_names(out) == ["LinearChainBackward0"]
     tensors = [t for t in [x, *model.parameters()] if t.requires_grad]
     for fused, plain in zip(_gradients(out, tensors), _gradients(ordinary, tensors), strict=True):
+        np.testing.assert_array_equal(fused, plain)
+
+
+def test_a_later_layer_of_another_dtype_ends_the_run_and_raises_its_own_error():
+    layers = [nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2, dtype=cr.float64)]
+    x = rand((2, 4), cr.float32)
+    with pytest.raises(cr.ChainruleError, match="must have the same dtype") as ordinary:
+        _layer_by_layer(layers, x)
+    with pytest.raises(cr.ChainruleError, match="must have the same dtype") as fused:
+        nn.Sequential(*layers)(x)
+    assert str(fused.value) == str(ordinary.value)
+
+
+def test_a_weight_changed_in_place_after_the_forward_is_refused_as_by_the_layers():
+    for run in (lambda layers, x: nn.Sequential(*layers)(x), _layer_by_layer):
+        layers = _mlp()
+        out = run(layers, rand((3, 4), cr.float32, seed=1))
+        with cr.no_grad():
+            layers[2].weight.add_(1.0)
+        with pytest.raises(cr.ChainruleError, match="modified by an in-place operation"):
+            out.sum().backward()
+
+
+def test_the_output_of_a_run_ending_in_a_linear_can_be_changed_in_place_as_the_layers_allow():
+    layers = _mlp(cr.float64)
+    x = rand((3, 4), cr.float64, seed=4)
+    grads = []
+    for out in (nn.Sequential(*layers)(x), _layer_by_layer(layers, x)):
+        out.mul_(2.0)  # nn.Linear keeps no output: changing it in place is allowed
+        grads.append(_gradients(out, [x, *layers[0].parameters()]))
+    for fused, plain in zip(*grads, strict=True):
         np.testing.assert_array_equal(fused, plain)
