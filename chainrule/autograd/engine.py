@@ -284,8 +284,16 @@ def _as_leaf_grad(g: Any, t: Tensor) -> np.ndarray:
     """An array for ``t.grad``: ``g`` itself when nothing else can see it, else a copy."""
     if g.__class__ is not np.ndarray:
         return np.array(g, dtype=t._data.dtype)
-    if g.base is None and _getrefcount(g) <= 4 and g.flags.writeable:  # only the callers and us hold it
-        return g
+    if g.flags.writeable:
+        base = g.base
+        if base is None:
+            if _getrefcount(g) <= 4:  # only the callers and us hold it
+                return g
+        # a rule's new array reshaped (an input gradient of another shape): the view is all of it, and
+        # nothing but the view holds it (its reference, ``base`` and the call's argument)
+        elif (base.__class__ is np.ndarray and base.base is None and base.nbytes == g.nbytes
+              and g.flags.c_contiguous and _getrefcount(base) <= 3):
+            return g
     return g.copy()
 
 

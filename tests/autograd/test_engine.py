@@ -6,6 +6,7 @@ import gc
 import sys
 import warnings
 import weakref
+from typing import Any
 
 import numpy as np
 import pytest
@@ -570,3 +571,39 @@ def test_sum_rows_matches_numpys_sum(shape, dtype):
         np.testing.assert_allclose(got, g.sum(axis=0), rtol=tolerance, atol=tolerance)
     t = cr.from_numpy(g.astype(np.float64)).requires_grad_()
     assert_close(sum_rows(t), t.sum(0))  # tensors (a recorded backward) take the differentiable sum
+
+
+class _ReshapedGradient(cr.autograd.Function):
+    """``x`` itself; backward returns the upstream gradient as a new (4, 3) array reshaped to ``x``'s (3, 4),
+    and keeps a weak reference to that array (and, with ``keep``, a strong one on ``keep_into``)."""
+
+    made: list[Any] = []
+
+    @staticmethod
+    def forward(ctx, x, keep_into):
+        ctx.keep_into = keep_into
+        return x * 1
+
+    @staticmethod
+    def backward(ctx, g):
+        array = (g.numpy() * 1).T.copy()  # a new (4, 3) array
+        _ReshapedGradient.made.append(weakref.ref(array))
+        if ctx.keep_into is not None:
+            ctx.keep_into.append(array)
+        return cr.from_numpy(array.reshape(3, 4)), None
+
+
+@pytest.mark.parametrize("kept", [False, True])
+def test_a_reshaped_new_gradient_array_is_adopted_only_when_nothing_else_holds_it(kept):
+    x = cr.ones(3, 4, requires_grad=True)
+    keep_into: list[Any] | None = [] if kept else None
+    upstream = cr.arange(12.0).reshape(3, 4)
+    _ReshapedGradient.apply(x, keep_into).backward(upstream)
+    array = _ReshapedGradient.made[-1]()
+    np.testing.assert_array_equal(x.grad.numpy(), upstream.numpy().T.copy().reshape(3, 4))
+    if kept:  # the rule still holds the array: .grad is a copy, and changing one leaves the other alone
+        assert array is keep_into[0] and not np.shares_memory(x.grad.numpy(), array)
+        array += 1
+        np.testing.assert_array_equal(x.grad.numpy(), upstream.numpy().T.copy().reshape(3, 4))
+    else:  # only the reshaped view held it: adopted, not copied
+        assert array is not None and x.grad.numpy().base is array
