@@ -113,10 +113,13 @@ def _linear_run(modules: Sequence[Any], start: int, input: Tensor) -> tuple[Tens
     i, count = start, len(modules)
     while i < count and modules[i].__class__ is Linear:
         layer = plain_attributes(modules[i], linear_forward)
-        if layer is None or layer["_parameters"]["weight"]._data.dtype != dtype:
+        if layer is None:
             break
         parameters = layer["_parameters"]
-        params += (parameters["weight"], parameters["bias"])
+        weight = parameters["weight"]
+        if weight._data.dtype != dtype:
+            break
+        params += (weight, parameters["bias"])
         following = modules[i + 1] if i + 1 < count else None
         relu = following.__class__ is ReLU and plain_attributes(following, relu_forward) is not None
         relus.append(relu)

@@ -59,6 +59,17 @@ def test_fused_runs_equal_the_ordinary_calls_bit_for_bit(shape, dtype, inplace):
         np.testing.assert_array_equal(fused, plain)
 
 
+def test_a_run_with_a_linear_without_relu_inside_equals_the_ordinary_calls_bit_for_bit():
+    layers = [nn.Linear(4, 6), nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 3), nn.ReLU()]
+    x = rand((7, 4), cr.float32, seed=8)
+    out, ordinary = nn.Sequential(*layers)(x), _layer_by_layer(layers, x)
+    assert _node_names(out) == ["LinearChainBackward0"]
+    np.testing.assert_array_equal(out.detach().numpy(), ordinary.detach().numpy())
+    tensors = [x, *nn.Sequential(*layers).parameters()]
+    for fused, plain in zip(_gradients(out, tensors), _gradients(ordinary, tensors), strict=True):
+        np.testing.assert_array_equal(fused, plain)
+
+
 def test_fused_runs_against_torch():
     torch = require_torch()
     layers = _mlp(cr.float64)
