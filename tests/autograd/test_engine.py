@@ -575,7 +575,7 @@ def test_sum_rows_matches_numpys_sum(shape, dtype):
 
 class _ReshapedGradient(cr.autograd.Function):
     """``x`` itself; backward returns the upstream gradient as a new (4, 3) array reshaped to ``x``'s (3, 4),
-    and keeps a weak reference to that array (and, with ``keep``, a strong one on ``keep_into``)."""
+    and keeps a weak reference to that array (and a strong one in ``keep_into`` when that is a list)."""
 
     made: list[Any] = []
 

@@ -228,13 +228,15 @@ def test_training_a_fused_sequential_follows_the_ordinary_one():
 
 
 @pytest.mark.parametrize("bias", [True, False])
-@pytest.mark.parametrize("frozen", ["nothing", "weight", "input", "input and first layer", "middle weight"])
+@pytest.mark.parametrize("frozen", ["nothing", "weight", "input", "input and first weight", "input and first layer",
+                                    "middle weight"])
 def test_without_bias_and_with_frozen_tensors_the_gradients_are_the_ordinary_ones(bias, frozen):
     layers = _mlp(cr.float64, bias=bias)
     model = nn.Sequential(*layers)
     x = rand((6, 4), cr.float64, requires_grad="input" not in frozen, seed=9)
-    if frozen in ("weight", "input and first layer"):
-        layers[0].requires_grad_(frozen != "weight")  # only the first layer's weight, or the whole layer
+    if "first layer" in frozen:
+        layers[0].requires_grad_(False)
+    if "weight" in frozen and "middle" not in frozen:
         layers[0].weight.requires_grad_(False)
     if frozen == "middle weight":
         layers[2].weight.requires_grad_(False)
