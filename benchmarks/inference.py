@@ -73,9 +73,7 @@ def _forward(build: Callable[[ModuleType, dict[str, np.ndarray]], Any]) -> Calla
             outputs[:] = [run(x)]
             return outputs[0]
 
-        note = "`with no_grad(): model(x)`"
-        return Prepared(step, lambda: [outputs[0].numpy()], note=f"{note}, through `chainrule.compile`" if compile
-                        else note)
+        return Prepared(step, lambda: [outputs[0].numpy()], note="`with no_grad(): model(x)`")
 
     return setup
 

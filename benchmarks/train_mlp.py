@@ -174,8 +174,7 @@ def training_run(lib: ModuleType, model: Any, weights: Sequence[np.ndarray],
         load_weights(lib, model, weights)  # every call trains the same batches from the same start
         return train_epoch(model, loss_fn, optimizer, batches(), compiled)
 
-    return Prepared(step, lambda: [p.detach().numpy().copy() for p in model.parameters()],
-                    note=f"{note}; the step through `chainrule.compile`" if compile else note)
+    return Prepared(step, lambda: [p.detach().numpy().copy() for p in model.parameters()], note=note)
 
 
 def _epoch_autograd(lib: ModuleType, data: dict[str, np.ndarray], compile: bool = False) -> Prepared:
