@@ -126,9 +126,10 @@ class Mul(Primitive):
     def backward(ctx, g):  # d(xy)/dx = y, d(xy)/dy = x
         x, y = ctx.saved_tensors
         need_x, need_y = ctx.needs_input_grad
-        if need_x and ctx.inputs[0] is ctx.inputs[1]:
+        if x is y and x is not None and ctx.inputs[0] is ctx.inputs[1]:
             # a square, x * x: the engine would add g·x to itself; gx + gx is that sum, bit for bit
-            # (doubling is exact), for one product and no second gradient to accumulate
+            # (doubling is exact), for one product and no second gradient to accumulate. The saved
+            # arrays are compared first: a local check, where most products stop
             gx = g * x
             if gx.__class__ is np.ndarray:
                 gx += gx
