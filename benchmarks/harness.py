@@ -516,7 +516,8 @@ NumPy, float32), runs on the same number of threads, and must compute the same l
   how close chainrule is to what BLAS allows.
 - **Profiles** (`python -m benchmarks.profile WORKLOAD [--framework F]`, sections at the end): py-spy's
   samples of one framework's step, counted by the code they were in (BLAS, its packing of the operands
-  apart; NumPy's C code; the C library; Python by file) and by the framework's own source line. Sampling
+  apart; NumPy's C code, its exp, tanh and other transcendental loops and its arithmetic loops apart; the
+  C library; Python by file) and by the framework's own source line. Sampling
   slows the step (PyTorch's more, its native stacks being deeper): read the shares, not the milliseconds.
 - **chainrule.compile** (a column of its own): chainrule's opt-in compiled mode, `chainrule.compile(step)`,
   which records one call of the step and replays its operations at the next (the same numbers as eager

@@ -9,7 +9,10 @@ thread, in a child process that py-spy samples from outside with native frames (
    - BLAS, split into *packing the operands* (OpenBLAS's ``*_itcopy``, ``*_oncopy``, …, MKL's
      ``*gemm_scopy_*`` routines: every matrix product first copies both of its operands into blocked
      buffers) and the rest (the arithmetic kernels);
-   - NumPy's C code (ufunc loops and their dispatch, copies, indexing);
+   - NumPy's C code, split into its *transcendental loops* (``simd_exp_FLOAT``, ``FLOAT_tanh_…``: exp,
+     log, tanh, sin, power and their kin), its *arithmetic loops* (the other inner loops of ufuncs and
+     reductions, named after their dtype: ``FLOAT_add_…``, ``DOUBLE_multiply``, ``FLOAT_pairwise_sum``)
+     and the rest (a call's dispatch, the iterator, copies, indexing);
    - the C library (``memcpy``, ``malloc``, ``libm``);
    - Python, by source file: the interpreter running that file's own code, calls into C excluded;
    - other native code, by library (PyTorch's; ``?`` is code compiled at run time, without symbols);
@@ -55,6 +58,15 @@ BLAS_SYMBOL = re.compile(r"^mkl_blas_")  # MKL linked into another library (PyTo
 # the routines that pack a product's operands: OpenBLAS's sgemm_itcopy_HASWELL, …; MKL's mkl_blas_…_sgemm_scopy_…
 BLAS_PACKING = re.compile(r"_(?:it|in|ot|on)copy|gemm_[sdcz]copy")
 PACKING = "BLAS: packing the operands"  # the first table's row of the packing routines
+NUMPY = re.compile(r"_multiarray_umath|^numpy")  # the library of NumPy's C code
+# NumPy's inner loops of transcendental functions: simd_exp_FLOAT, FLOAT_tanh_X86_V3, simd_log_FLOAT, …
+NUMPY_TRANSCENDENTAL = re.compile(
+    r"(?:^|_)(?:exp|exp2|expm1|log|log2|log10|log1p|logaddexp|logaddexp2|sin|cos|tan|sincos|arcsin|arccos|arctan|"
+    r"arctan2|sinh|cosh|tanh|arcsinh|arccosh|arctanh|power|float_power|cbrt)(?:_|$)")
+# NumPy's other typed inner loops, named after their dtype: FLOAT_add_X86_V3, DOUBLE_multiply, FLOAT_pairwise_sum, …
+NUMPY_LOOP = re.compile(r"^(?:BOOL|U?BYTE|U?SHORT|U?INT|U?LONG|U?LONGLONG|HALF|FLOAT|DOUBLE|LONGDOUBLE|CFLOAT|CDOUBLE|"
+                        r"CLONGDOUBLE)_")
+TRANSCENDENTAL = "NumPy's C code: exp, tanh and the other transcendental loops"
 C_LIBRARY = re.compile(r"^(?:libc|libm|ld-linux)[.-]")
 TABLE_ROWS = 16  # rows of each table; the rest are summed into one row
 SHOWN_SHARE = 0.005  # rows below this share are summed too
@@ -90,8 +102,12 @@ def place_of(frame: str) -> str:
     symbol, library = (native["symbol"], native["library"]) if native else (frame, "?")
     if BLAS_LIBRARY.search(library) or BLAS_SYMBOL.match(symbol):
         return PACKING if BLAS_PACKING.search(symbol) else "BLAS: arithmetic and the rest"
-    if "_multiarray_umath" in library or library.startswith("numpy"):
-        return "NumPy's C code"
+    if NUMPY.search(library):
+        if NUMPY_TRANSCENDENTAL.search(symbol):
+            return TRANSCENDENTAL
+        if NUMPY_LOOP.match(symbol):
+            return "NumPy's C code: arithmetic loops"
+        return "NumPy's C code: dispatch, iteration, copies and the rest"
     if C_LIBRARY.match(library):
         return "C library"
     return f"other native code: {library}"
@@ -144,8 +160,10 @@ def render(workload: str, framework: str, profile: Profile, report: dict[str, An
     """The Markdown section of one profile."""
     ms_per_step = report["cpu_seconds"] / report["steps"] * 1e3
     groups = ", ".join(f"{kind} {n / profile.samples:.1%}" for kind, n in profile.groups().most_common())
-    packing = profile.by_place[PACKING] / profile.samples
-    of_which = f"; of which BLAS packing the operands {packing:.1%}" if packing else ""
+    named = {"BLAS packing the operands": PACKING, "NumPy's transcendental loops": TRANSCENDENTAL}
+    parts = [f"{name} {profile.by_place[place] / profile.samples:.1%}" for name, place in named.items()
+             if profile.by_place[place]]
+    of_which = f"; of which {', '.join(parts)}" if parts else ""
     lines = [
         f"## profile: {workload}, {framework}",
         "",

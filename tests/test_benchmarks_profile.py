@@ -38,7 +38,14 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
     ("mkl_blas_avx2_sgemm_kernel_0 (libmkl_core.so.2)", "BLAS: arithmetic and the rest"),
     ("mkl_blas_def_sgemm_kernel_0_zen (libtorch_cpu.so)", "BLAS: arithmetic and the rest"),
     ("mkl_blas_def_sgemm_scopy_right4_bdz (libtorch_cpu.so)", "BLAS: packing the operands"),
-    (f"simd_exp_FLOAT ({UMATH})", "NumPy's C code"),
+    (f"simd_exp_FLOAT ({UMATH})", "NumPy's C code: exp, tanh and the other transcendental loops"),
+    (f"FLOAT_tanh_X86_V3 ({UMATH})", "NumPy's C code: exp, tanh and the other transcendental loops"),
+    (f"DOUBLE_log1p ({UMATH})", "NumPy's C code: exp, tanh and the other transcendental loops"),
+    (f"FLOAT_add_X86_V3 ({UMATH})", "NumPy's C code: arithmetic loops"),
+    (f"FLOAT_pairwise_sum ({UMATH})", "NumPy's C code: arithmetic loops"),
+    (f"ufunc_generic_fastcall ({UMATH})", "NumPy's C code: dispatch, iteration, copies and the rest"),
+    (f"PyArray_ExpandDims ({UMATH})", "NumPy's C code: dispatch, iteration, copies and the rest"),
+    (f"_aligned_contig_cast_float_to_double ({UMATH})", "NumPy's C code: dispatch, iteration, copies and the rest"),
     ("0x7f134cc4524a (libc.so.6)", "C library"),
     ("expf (libm.so.6)", "C library"),
     ("LSTMLayer.forward (chainrule/ops/recurrent.py:169)", "Python: chainrule/ops/recurrent.py"),
@@ -67,7 +74,8 @@ def test_only_samples_inside_the_loop_count_and_lines_are_the_innermost_own_fram
     counted = profile.summarize(raw, "chainrule/")
     assert counted.samples == 11
     assert counted.by_place == {"BLAS: arithmetic and the rest": 6, "BLAS: packing the operands": 2,
-                                "Python: chainrule/ops/recurrent.py": 1, "NumPy's C code": 1,
+                                "Python: chainrule/ops/recurrent.py": 1,
+                                "NumPy's C code: dispatch, iteration, copies and the rest": 1,
                                 "Python: benchmarks/profile.py": 1}
     assert counted.by_line == {forward: 9, apply: 1, "(outside chainrule/)": 1}
     assert counted.groups() == {"BLAS": 8, "Python": 2, "NumPy's C code": 1}
@@ -88,6 +96,21 @@ def test_the_section_gives_shares_milliseconds_and_source_lines(profile) -> None
     assert "By kind: BLAS 75.0%, C library 25.0%." in text
     assert f"| {own}: `def place_of(frame: str) -> str:` | 100.0% | 10.00 |" in text
     assert "4 samples inside the loop; 4 steps, 10.00 ms of CPU time per step" in text
+
+
+def test_the_kinds_name_the_shares_of_blas_packing_and_of_numpys_transcendental_loops(profile) -> None:
+    loop = f"{profile.LOOP} (benchmarks/profile.py:1)"
+    raw = [f"{loop};sgemm_kernel_HASWELL ({OPENBLAS}) 5\n", f"{loop};sgemm_itcopy_HASWELL ({OPENBLAS}) 1\n",
+           f"{loop};simd_exp_FLOAT ({UMATH}) 2\n", f"{loop};FLOAT_multiply_X86_V3 ({UMATH}) 1\n",
+           f"{loop};ufunc_generic_fastcall ({UMATH}) 1\n"]
+    counted = profile.summarize(raw, "chainrule/")
+    report = {"steps": 1, "cpu_seconds": 0.01, "machine": ["CPU: test"], "sampler": "py-spy 0.4.3", "rate": 200,
+              "seconds": 1.0}
+    text = profile.render("lstm", "chainrule", counted, report, "python -m benchmarks.profile lstm")
+    assert ("By kind: BLAS 60.0%, NumPy's C code 40.0%; of which BLAS packing the operands 10.0%, NumPy's "
+            "transcendental loops 20.0%.") in text
+    assert "| NumPy's C code: exp, tanh and the other transcendental loops | 20.0% | 2.00 |" in text
+    assert "| NumPy's C code: arithmetic loops | 10.0% | 1.00 |" in text
 
 
 def test_a_wrong_workload_or_framework_is_named_with_the_choices() -> None:
