@@ -43,6 +43,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
     (f"DOUBLE_log1p ({UMATH})", "NumPy's C code: exp, tanh and the other transcendental loops"),
     (f"FLOAT_add_X86_V3 ({UMATH})", "NumPy's C code: arithmetic loops"),
     (f"FLOAT_pairwise_sum ({UMATH})", "NumPy's C code: arithmetic loops"),
+    (f"BOOL_logical_and ({UMATH})", "NumPy's C code: arithmetic loops"),  # "log" only as a whole name
     (f"ufunc_generic_fastcall ({UMATH})", "NumPy's C code: dispatch, iteration, copies and the rest"),
     (f"PyArray_ExpandDims ({UMATH})", "NumPy's C code: dispatch, iteration, copies and the rest"),
     (f"_aligned_contig_cast_float_to_double ({UMATH})", "NumPy's C code: dispatch, iteration, copies and the rest"),
