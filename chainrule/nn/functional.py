@@ -126,10 +126,10 @@ def _affine_vjp(needs: Any, x: Any, w: Any, g: Any) -> tuple[Any, Any, Any]:
     """The gradients of ``y = x Wᵀ + b`` for ``x``, ``W`` and ``b`` (those in ``needs``): ``dx = g W``,
     ``dW = gᵀ x`` (batch dimensions flattened), ``db = Σ_batch g``.
 
-    ``dW`` is a ``np.matmul``: ``np.dot`` clears its output before BLAS writes it (one pass more over a
-    weight-sized array; the 256×784 gradient of mlp-epoch's first layer, one thread: 575.5 against
-    591.7 µs), where the same BLAS call gives the same bits. The other products, whose outputs are
-    batch-sized, stay ``np.dot``, 0.4-1.3 µs faster at small sizes."""
+    ``dW`` is a ``np.matmul``. It makes the same BLAS call as ``np.dot`` (the same bits) without first
+    clearing its output, a pass over a weight-sized array: the 256×784 gradient of mlp-epoch's first
+    layer takes 575.5 against 591.7 µs (one thread). The other products have batch-sized outputs and
+    stay ``np.dot``, which is 0.4–1.3 µs faster at small sizes."""
     need_x, need_w, need_b = needs
     g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
     gx = None
