@@ -270,6 +270,14 @@ class InvertedDropout(Primitive):
         return g * mask, None, None
 
 
+def _apply_dropout_mask(input: Tensor, p: float, mask_shape: tuple[int, ...], inplace: bool) -> Tensor:
+    """``input`` times an inverted-dropout mask of ``mask_shape`` (broadcast against it): drawn inside
+    :class:`InvertedDropout`, or drawn here and multiplied in place when ``inplace``."""
+    if not inplace:
+        return InvertedDropout.apply(input, float(p), mask_shape)
+    return input.mul_(wrap(_dropout_mask(mask_shape, p, input._data.dtype)))
+
+
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Inverted dropout: in training, zero each element with probability ``p`` and scale the others
     by ``1 / (1 - p)``, so the expected value is unchanged; the identity when ``training=False``.
@@ -277,9 +285,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     _check_probability("dropout", p)
     if not training or p == 0:
         return input
-    if not inplace:
-        return InvertedDropout.apply(input, float(p), input._data.shape)
-    return input.mul_(wrap(_dropout_mask(input._data.shape, p, input._data.dtype)))
+    return _apply_dropout_mask(input, p, input._data.shape, inplace)
 
 
 # ---------------------------------------------------------------------------- losses

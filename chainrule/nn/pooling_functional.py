@@ -17,7 +17,7 @@ import numpy as np
 
 from chainrule.errors import ChainruleError
 from chainrule.nn.conv_functional import as_tuple, cached_checks
-from chainrule.nn.functional import InvertedDropout, _check_probability, _dropout_mask
+from chainrule.nn.functional import _apply_dropout_mask, _check_probability
 from chainrule.ops.pooling import AvgPool2d, AvgScatter, MaxPool2d, Window
 from chainrule.tensor import Tensor, wrap
 
@@ -292,7 +292,4 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
     if not training or p == 0:
         return input
     # one draw per channel: each is kept (scaled by 1/(1-p)) or zeroed whole
-    mask_shape = data.shape[:2] + (1,) * (data.ndim - 2)
-    if not inplace:
-        return InvertedDropout.apply(input, float(p), mask_shape)
-    return input.mul_(wrap(_dropout_mask(mask_shape, p, data.dtype)))
+    return _apply_dropout_mask(input, p, data.shape[:2] + (1,) * (data.ndim - 2), inplace)
