@@ -18,6 +18,10 @@ backward, returning the loss) and a ``grads()`` that returns the gradients the l
 5. renders the results as Markdown (best, median, min–max per framework; the ratios
    chainrule/torch and chainrule/numpy from the best runs, medians beside).
 
+A workload may also have a setup under :data:`KERNELS`: chainrule's own kernel for the step, called on
+arrays with no tensors, graph or engine (measured and checked like a framework). It separates what the
+framework around the kernel costs from what NumPy and BLAS cost for it.
+
 A workload may also declare its ``limit``: the same matrix products as its step, alone, in NumPy. It
 is timed in the same round-robin as the frameworks (as the pseudo-framework :data:`LIMIT`, never
 checked), and its time over chainrule's is the "distance to the limit": the share of chainrule's
@@ -53,6 +57,10 @@ LIMIT = "numpy matmuls"  # a workload's matrix products alone, timed beside the 
 # chainrule's opt-in compiled mode (chainrule.compile), measured beside the frameworks wherever chainrule is and
 # a workload has a setup under this name; the summary's column for it reads "–" elsewhere
 COMPILED = "chainrule.compile"
+# chainrule's own kernel for a workload (a primitive's array forward and backward) called directly, without
+# tensors, graph or engine, the rest of the step in NumPy: measured and checked beside chainrule where a
+# workload has a setup under this name. chainrule's time over it is the framework's share of the step.
+KERNELS = "chainrule kernels"
 LOSS_RTOL, LOSS_ATOL = 1e-4, 1e-6  # float32 computed in a different order by each framework
 GRAD_RTOL, GRAD_ATOL = 1e-4, 1e-6  # per gradient array, on the Euclidean norm of the difference
 ROOT = Path(__file__).resolve().parent.parent
@@ -272,7 +280,7 @@ def _warm_up(step: Callable[[], Any], seconds: float, clock: Callable[[], float]
 def measure(workload: Workload, frameworks: Sequence[str], settings: Settings) -> Result:
     """Time ``workload`` in each framework, round-robin; check that losses and gradients agree."""
     data = workload.make_data()
-    measured = [*frameworks, COMPILED] if "chainrule" in frameworks else frameworks
+    measured = [*frameworks, COMPILED, KERNELS] if "chainrule" in frameworks else frameworks
     prepared = {fw: workload.setups[fw](data) for fw in measured if fw in workload.setups}
     steps = {fw: p.step for fw, p in prepared.items()}
     if workload.limit is not None:
@@ -338,9 +346,9 @@ def _us(seconds: float) -> str:
     return f"{us:.1f}" if us < 1000 else f"{us:,.0f}"
 
 
-def _ratio_text(result: Result, other: str, bold: bool = False) -> str:
-    """``best (median)`` of chainrule's time over ``other``'s, or ``n/a``."""
-    best, median = result.ratio(other, result.best), result.ratio(other, result.median)
+def _ratio_text(result: Result, other: str, bold: bool = False, mine: str = "chainrule") -> str:
+    """``best (median)`` of ``mine``'s time over ``other``'s, or ``n/a``."""
+    best, median = result.ratio(other, result.best, mine), result.ratio(other, result.median, mine)
     if best is None or median is None:
         return "n/a"
     return f"**{best:.2f}** ({median:.2f})" if bold else f"{best:.2f} ({median:.2f})"
@@ -367,7 +375,7 @@ def _share_text(share: float | None) -> str:
 def render(title: str, results: Sequence[Result], settings: Settings, machine: list[str],
            command: str) -> str:
     """The Markdown section of one benchmark (without its markers)."""
-    frameworks = [fw for fw in (*FRAMEWORKS, COMPILED, LIMIT) if any(fw in r.times for r in results)]
+    frameworks = [fw for fw in (*FRAMEWORKS, COMPILED, KERNELS, LIMIT) if any(fw in r.times for r in results)]
     lines = [
         f"Command: `{command}` (run {datetime.date.today().isoformat()}; {settings.repeats} "
         f"repetitions per framework, interleaved round-robin, after a warm-up; "
@@ -411,6 +419,10 @@ def render(title: str, results: Sequence[Result], settings: Settings, machine: l
         for fw, note in r.notes.items():
             by_note.setdefault(note, []).append(fw)
         lines += [f"  - {', '.join(fws)}: {note}" for note, fws in by_note.items()]
+        if KERNELS in r.times and "torch" in r.times:
+            lines.append(f"  - {KERNELS} / torch: {_ratio_text(r, 'torch', True, KERNELS)}, the step in NumPy and "
+                         f"BLAS alone; chainrule / {KERNELS}: {_ratio_text(r, KERNELS, True)}, what the framework "
+                         "around the kernel adds (best, medians in parentheses)")
         if LIMIT in r.times:
             lines.append(f"  - {LIMIT}: only the matrix products of the call, `np.matmul(a, b, out=c)` with the "
                          "same shapes and transposes, on random operands (not checked)")
@@ -519,6 +531,10 @@ NumPy, float32), runs on the same number of threads, and must compute the same l
   apart; NumPy's C code, its exp, tanh and other transcendental loops and its arithmetic loops apart; the
   C library; Python by file) and by the framework's own source line. Sampling
   slows the step (PyTorch's more, its native stacks being deeper): read the shares, not the milliseconds.
+- **chainrule kernels** (lstm, a column of its own): chainrule's kernel for the step (the LSTM primitive's
+  array forward and backward) called directly, without tensors, graph or engine, the loss in NumPy;
+  checked like every framework. chainrule's time over it is what the framework around the kernel adds;
+  its time over torch's is what NumPy and BLAS need for this kernel, with no framework at all.
 - **chainrule.compile** (a column of its own): chainrule's opt-in compiled mode, `chainrule.compile(step)`,
   which records one call of the step and replays its operations at the next (the same numbers as eager
   mode, checked like every framework's). The targets are for eager mode.

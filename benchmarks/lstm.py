@@ -7,6 +7,11 @@ grad, and the loss ``mean(output²)``; one call is the forward pass and ``loss.b
 gradients of ``x`` and of the four parameters must agree. The NumPy reference writes the same forward
 and backward out by hand (input projection of all steps in one product, then per step ``h W_hhᵀ``
 and the gates; backward through time, ``∂W`` from one product each after the loop).
+
+chainrule runs the whole layer as one primitive, :class:`~chainrule.ops.recurrent.LSTMLayer`, whose
+forward and backward are NumPy code on arrays. ``chainrule kernels`` (:func:`lstm_kernels`) calls those
+two rules directly, with the loss in NumPy: the same step with no tensors, graph or engine, to tell
+what the framework adds from what NumPy and BLAS need.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from benchmarks.harness import Prepared, Workload, by_framework
+from benchmarks.harness import KERNELS, Prepared, Workload, by_framework
 
 TITLE = "lstm: forward + backward of LSTM(32, 128), sequence 50, batch 32"
 INPUT, HIDDEN, STEPS, BATCH, SEED = 32, 128, 50, 32, 0
@@ -58,6 +63,43 @@ def _lstm_autograd(lib: ModuleType, data: dict[str, np.ndarray], compile: bool =
 
     return Prepared(step, lambda: [x.grad.numpy(), *(p.grad.numpy() for p in params)],
                     note="`nn.LSTM(32, 128)`, `loss = (output * output).mean()`, `loss.backward()`")
+
+
+class _Context:
+    """The ``ctx`` of one call of a primitive's rules: what forward saves, the arguments backward reads."""
+
+    def __init__(self, inputs: tuple[Any, ...], needs_input_grad: tuple[bool, ...]) -> None:
+        self.inputs = inputs
+        self.needs_input_grad = needs_input_grad
+        self.saved_tensors: tuple[Any, ...] = ()
+
+    def save_for_backward(self, *items: Any) -> None:
+        self.saved_tensors = items
+
+
+def lstm_kernels(data: dict[str, np.ndarray]) -> Prepared:
+    """chainrule's LSTM primitive called on arrays: ``LSTMLayer.forward`` and ``LSTMLayer.backward`` as
+    functions, the loss ``mean(output²)`` and its gradient ``2·output / size`` in NumPy."""
+    from chainrule.ops.recurrent import LSTMLayer
+
+    x = data["x"]
+    weights = [data[name] for name in PARAMS]
+    zeros = np.zeros((BATCH, HIDDEN), np.float32)  # h0 and c0, and the gradients of h_n and c_n
+    args = (x, zeros, zeros, *weights, False)
+    needs = (True, False, False, True, True, True, True, False)
+    scale = np.float32(2 / (STEPS * BATCH * HIDDEN))
+    grads: list[np.ndarray] = []
+
+    def step() -> Any:
+        ctx = _Context(args, needs)
+        output, _, _ = LSTMLayer.forward(ctx, *args)
+        loss = np.mean(output * output)
+        dx, _, _, *dw = LSTMLayer.backward(ctx, output * scale, zeros, zeros)[:7]
+        grads[:] = [dx, *dw]
+        return loss
+
+    return Prepared(step, lambda: grads, note="`LSTMLayer.forward` and `LSTMLayer.backward` called on arrays, "
+                    "the loss and its gradient in NumPy")
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -144,7 +186,7 @@ WORKLOADS = [
         description="`nn.LSTM(32, 128)` (one layer, float32) on an input (50, 32, 32) requiring grad, "
                     "`loss = mean(output²)`; forward + backward, gradients of the input and all four parameters",
         make_data=make_data,
-        setups={**by_framework(_lstm_autograd, compiled=True), "numpy": lstm_numpy},
+        setups={**by_framework(_lstm_autograd, compiled=True), "numpy": lstm_numpy, KERNELS: lstm_kernels},
         targets={"torch": 1.0},
         summary=True,
         limit=matmul_limit,

@@ -48,7 +48,8 @@ def test_quick_engine_run_agrees_on_every_loss_and_writes_nothing() -> None:
 
 
 def test_quick_lstm_run_agrees_and_writes_nothing() -> None:
-    """LSTM(32, 128) forward + backward: chainrule, torch and the NumPy reference agree on loss and gradients."""
+    """LSTM(32, 128) forward + backward: chainrule, torch, chainrule's kernel on arrays and the NumPy
+    reference agree on loss and gradients."""
     result = _quick_run("lstm")
     assert result.stdout.count("agrees") == 1, result.stdout
 
@@ -191,6 +192,27 @@ def test_the_limit_is_timed_with_the_frameworks_but_not_checked(harness) -> None
     assert set(result.times) == {"chainrule", "numpy", harness.LIMIT}
     assert all(len(t) == 2 for t in result.times.values())
     assert result.limit_share() == min(result.times[harness.LIMIT]) / min(result.times["chainrule"])
+
+
+def test_chainrule_kernels_are_timed_and_checked_beside_chainrule(harness) -> None:
+    """A workload's KERNELS setup runs wherever chainrule does; its loss and gradients are checked, and the
+    section gives its time over torch's and chainrule's over its own."""
+    def setup(loss: float, grad: float):
+        return lambda data: harness.Prepared(lambda: loss, lambda: [np.full(3, grad, np.float32)])
+
+    setups = {"numpy": setup(1.0, 2.0), "chainrule": setup(1.0, 2.0), harness.KERNELS: setup(1.0, 2.0)}
+    workload = harness.Workload("w", "", dict, setups)
+    assert set(harness.measure(workload, ["numpy"], harness.Settings.quick(1)).times) == {"numpy"}
+    result = harness.measure(workload, ["chainrule", "numpy"], harness.Settings.quick(1))
+    assert set(result.times) == {"chainrule", "numpy", harness.KERNELS}
+    result.times.update({"chainrule": [3.0, 4.0], "torch": [2.0, 2.0], harness.KERNELS: [2.5, 3.0]})
+    text = harness.render("t", [result], harness.Settings.quick(1), ["CPU: test"], "python -m benchmarks")
+    assert f"| {harness.KERNELS} best | median | min–max |" in text
+    assert (f"  - {harness.KERNELS} / torch: **1.25** (1.38), the step in NumPy and BLAS alone; chainrule / "
+            f"{harness.KERNELS}: **1.20** (1.27)") in text
+    setups[harness.KERNELS] = setup(1.0, 2.5)
+    with pytest.raises(harness.CheckFailed, match=f"{harness.KERNELS} gradient 0"):
+        harness.measure(workload, ["chainrule", "numpy"], harness.Settings.quick(1))
 
 
 def test_matmul_limit_does_the_products_of_an_sgd_step(monkeypatch: pytest.MonkeyPatch) -> None:
