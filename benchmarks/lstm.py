@@ -94,8 +94,9 @@ def lstm_kernels(data: dict[str, np.ndarray]) -> Prepared:
         ctx = _Context(args, needs)
         output, _, _ = LSTMLayer.forward(ctx, *args)
         loss = np.mean(output * output)
-        dx, _, _, *dw = LSTMLayer.backward(ctx, output * scale, zeros, zeros)[:7]
-        grads[:] = [dx, *dw]
+        # one gradient per forward argument: x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse
+        backward = LSTMLayer.backward(ctx, output * scale, zeros, zeros)
+        grads[:] = [backward[0], *backward[3:7]]
         return loss
 
     return Prepared(step, lambda: grads, note="`LSTMLayer.forward` and `LSTMLayer.backward` called on arrays, "
