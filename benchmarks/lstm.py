@@ -65,21 +65,10 @@ def _lstm_autograd(lib: ModuleType, data: dict[str, np.ndarray], compile: bool =
                     note="`nn.LSTM(32, 128)`, `loss = (output * output).mean()`, `loss.backward()`")
 
 
-class _Context:
-    """The ``ctx`` of one call of a primitive's rules: what forward saves, the arguments backward reads."""
-
-    def __init__(self, inputs: tuple[Any, ...], needs_input_grad: tuple[bool, ...]) -> None:
-        self.inputs = inputs
-        self.needs_input_grad = needs_input_grad
-        self.saved_tensors: tuple[Any, ...] = ()
-
-    def save_for_backward(self, *items: Any) -> None:
-        self.saved_tensors = items
-
-
 def lstm_kernels(data: dict[str, np.ndarray]) -> Prepared:
     """chainrule's LSTM primitive called on arrays: ``LSTMLayer.forward`` and ``LSTMLayer.backward`` as
     functions, the loss ``mean(output²)`` and its gradient ``2·output / size`` in NumPy."""
+    from chainrule.autograd import FunctionCtx
     from chainrule.ops.recurrent import LSTMLayer
 
     x = data["x"]
@@ -91,7 +80,8 @@ def lstm_kernels(data: dict[str, np.ndarray]) -> Prepared:
     grads: list[np.ndarray] = []
 
     def step() -> Any:
-        ctx = _Context(args, needs)
+        ctx = FunctionCtx()  # the node a primitive's rules receive: what they read of it, set by hand
+        ctx.inputs, ctx.needs_input_grad = args, needs
         output, _, _ = LSTMLayer.forward(ctx, *args)
         loss = np.mean(output * output)
         # one gradient per forward argument: x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse
